@@ -1,0 +1,81 @@
+// The demo function endpoint of the local stack (and of the integration tests): it keeps
+// what it received, byte for byte, so anyone can see what got past callguard, and answers
+// with fixed JSON that carries sensitive values of its own (so response masking shows).
+
+import { createServer } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface CannedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+export interface DemoUpstream {
+  port: number;
+  received: Received[];
+  /** Override the answer for a path (tests). */
+  respond(path: string, r: CannedResponse): void;
+  close(): Promise<void>;
+}
+
+const json = (status: number, value: unknown): CannedResponse => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(value, null, 2),
+});
+
+export const DEMO_RESPONSES: Record<string, CannedResponse> = {
+  '/functions/charge_card': json(200, {
+    charge_id: 'ch_1001',
+    status: 'approved',
+    card: { number: '4111 1111 1111 1111' },
+  }),
+  '/functions/lookup_customer': json(200, {
+    customer_id: 'cus_42',
+    name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    ssn: '078-05-1120',
+    cards: [{ number: '5555 5555 5555 4444', expiry: '12/29' }],
+  }),
+  '/public/status': json(200, { status: 'ok' }),
+  '/healthz': json(200, { status: 'ok' }),
+};
+
+export async function startDemoUpstream(port: number, host = '127.0.0.1'): Promise<DemoUpstream> {
+  const received: Received[] = [];
+  const responses = new Map(Object.entries(DEMO_RESPONSES));
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = (req.url ?? '/').split('?')[0] as string;
+      received.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks) });
+      const r = responses.get(path) ?? json(404, { error: 'no such function' });
+      res.writeHead(r.status, r.headers);
+      res.end(r.body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    received,
+    respond: (path, r) => responses.set(path, r),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// The `callguard` command.
+
+import { parseArgs } from 'node:util';
+import { ConfigError, envOverrides, loadConfig } from '../config/config.js';
+import { loadPolicy, PolicyLoadError } from '../policy/load.js';
+import { serve } from './serve.js';
+
+const USAGE = `usage:
+  callguard serve [--config callguard.yaml] [--grpc-addr host:port] [--admin-addr host:port]
+                  [--policies path[,path…]] [--log-level level]
+  callguard policy lint <policy file or directory>…
+  callguard stack            start the local stack (Envoy + callguard + demo endpoint)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          config: { type: 'string', default: 'callguard.yaml' },
+          'grpc-addr': { type: 'string' },
+          'admin-addr': { type: 'string' },
+          policies: { type: 'string' },
+          'log-level': { type: 'string' },
+        },
+      });
+      const config = loadConfig(
+        values.config,
+        [
+          envOverrides(process.env),
+          {
+            grpc_addr: values['grpc-addr'],
+            admin_addr: values['admin-addr'],
+            policies: values.policies?.split(','),
+            log_level: values['log-level'],
+          },
+        ],
+        // Running without a config file uses the defaults of the design.
+        { optional: values.config === 'callguard.yaml' },
+      );
+      await serve(config);
+      return -1; // keep running
+    }
+    case 'policy': {
+      const [sub, ...paths] = rest;
+      if (sub !== 'lint' || paths.length === 0) break;
+      const p = loadPolicy(paths);
+      process.stdout.write(
+        `ok: ${p.routes.length} routes, ${p.functions.size} functions, ${p.rules.length} rules\n`,
+      );
+      return 0;
+    }
+    case 'stack': {
+      const { runStack } = await import('./stack.js');
+      await runStack();
+      return -1;
+    }
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+  }
+  process.stderr.write(USAGE);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (e: unknown) => {
+    if (e instanceof PolicyLoadError || e instanceof ConfigError) {
+      process.stderr.write(`callguard: ${e.message}\n`);
+      process.exit(1);
+    }
+    // Not the message: an unexpected error could quote input.
+    process.stderr.write(`callguard: unexpected ${(e as Error).name ?? 'error'}\n${(e as Error).stack ?? ''}\n`);
+    process.exit(1);
+  },
+);

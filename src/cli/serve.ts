@@ -1,0 +1,48 @@
+// `callguard serve`: load config and policy (refusing to start on any error), start the
+// gRPC and admin servers, and drain on SIGTERM/SIGINT.
+
+import { LogSink } from '../audit/record.js';
+import type { Config } from '../config/config.js';
+import { startAdmin } from '../admin/server.js';
+import { startGrpc } from '../extproc/server.js';
+import { createLogger } from '../log.js';
+import { loadPolicy } from '../policy/load.js';
+
+export async function serve(config: Config): Promise<void> {
+  const log = createLogger(config.log.level);
+  const policy = loadPolicy(config.policies);
+  let draining = false;
+  const grpc = await startGrpc({ config, log, sink: new LogSink(log), policy: () => policy });
+  const admin = await startAdmin({
+    addr: config.admin_addr,
+    policy: () => policy,
+    draining: () => draining,
+  });
+  log.info(
+    {
+      grpc_addr: config.grpc_addr,
+      grpc_port: grpc.port,
+      admin_addr: config.admin_addr,
+      admin_port: admin.port,
+      routes: policy.routes.length,
+      dev_groups_header: config.dev.groups_header || undefined,
+    },
+    'callguard listening',
+  );
+  if (config.dev.groups_header) {
+    log.warn({ header: config.dev.groups_header }, 'DEVELOPMENT ONLY: caller groups are taken from a request header');
+  }
+
+  const stop = async (signal: string) => {
+    if (draining) return;
+    draining = true;
+    log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
+    await grpc.shutdown(config.shutdown_grace_ms);
+    await admin.close();
+    log.info('stopped');
+    log.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,110 @@
+// `npm start` / `callguard stack`: the local stack on loopback. Installs the pinned Envoy
+// on first run, starts the demo function endpoint, callguard and Envoy, waits for each to
+// be ready, shows two calls going through, and stops everything on Ctrl-C.
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { startDemoUpstream } from './demo-upstream.js';
+import { ensureEnvoy, PROJECT_ROOT } from './envoy.js';
+
+const say = (line: string) => process.stdout.write(`[stack] ${line}\n`);
+
+function get(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitReady(name: string, url: string, child?: ChildProcess): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    try {
+      if ((await get(url)) === 200) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > until) throw new Error(`${name} not ready after 30 s (${url})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function prefixed(child: ChildProcess, name: string): void {
+  for (const s of [child.stdout, child.stderr]) {
+    s?.on('data', (c: Buffer) => {
+      for (const line of c.toString().split('\n')) if (line) process.stdout.write(`[${name}] ${line}\n`);
+    });
+  }
+}
+
+export const DEMO_CHARGE =
+  '{"amount": 12.50, "currency": "EUR",\n "card": {"number": "4242 4242 4242 4242", "holder": "Ada Lovelace", "expiry": "12/29"},\n "customer": {"email": "ada@example.com", "ssn": "078-05-1120"},\n "metadata": {"order": 12345678901234567890}}';
+
+export async function runStack(): Promise<void> {
+  const envoyBin = ensureEnvoy(say);
+  const upstream = await startDemoUpstream(8081);
+  say(`demo function endpoint on 127.0.0.1:${upstream.port} (it prints what it receives)`);
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping');
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    await upstream.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  const callguard = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(PROJECT_ROOT, 'callguard.yaml')], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(callguard);
+  prefixed(callguard, 'callguard');
+  await waitReady('callguard', 'http://127.0.0.1:9090/healthz', callguard);
+
+  const envoy = spawn(envoyBin, ['-c', join(PROJECT_ROOT, 'envoy/envoy.yaml'), '--log-level', 'warn', '--use-dynamic-base-id'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(envoy);
+  prefixed(envoy, 'envoy');
+  await waitReady('envoy', 'http://127.0.0.1:9901/ready', envoy);
+  say('ready: Envoy 127.0.0.1:10000 → callguard 127.0.0.1:50051 → demo endpoint 127.0.0.1:8081');
+
+  // Show it working: one call masked, one refused.
+  const headers = { 'x-callguard-dev-groups': 'agents' };
+  const before = upstream.received.length;
+  const ok = await post('http://127.0.0.1:10000/functions/charge_card', DEMO_CHARGE, headers);
+  say(`charge_card → ${ok.status}; the client got: ${ok.body.replace(/\s+/g, ' ')}`);
+  const got = upstream.received[before];
+  say(`the function endpoint received: ${got ? got.body.toString() : '(nothing)'}`);
+  const bad = await post(
+    'http://127.0.0.1:10000/functions/charge_card',
+    '{"amount": 1, "currency": "EUR", "card": {"number": "4242424242424242", "cvv": "123"}}',
+    headers,
+  );
+  say(`charge_card with card.cvv → ${bad.status} ${bad.body}`);
+  say('try the curls in README.md; Ctrl-C stops everything');
+}

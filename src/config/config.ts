@@ -1,0 +1,138 @@
+// Runtime configuration: callguard.yaml, validated with ajv, then overridden by
+// environment variables, then by command-line flags (most specific wins).
+
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+
+export interface Config {
+  grpc_addr: string;
+  admin_addr: string;
+  /** Policy files or directories, resolved against the config file's directory. */
+  policies: string[];
+  limits: {
+    /** Largest body callguard inspects (after decoding); larger → 413. */
+    max_body_bytes: number;
+    /** Deepest JSON nesting accepted; deeper → 400 too_deep. */
+    max_depth: number;
+  };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** How long a shutdown waits for open streams before cutting them. */
+  shutdown_grace_ms: number;
+  dev: {
+    /**
+     * DEVELOPMENT ONLY. A request header whose comma-separated value is trusted as the
+     * caller's groups (and `<header>-user` as the subject). Anyone who can reach Envoy can
+     * set it, so it is off (empty) by default and must never be set in production.
+     */
+    groups_header: string;
+  };
+}
+
+export const DEFAULT_CONFIG: Config = {
+  grpc_addr: '127.0.0.1:50051',
+  admin_addr: '127.0.0.1:9090',
+  policies: ['policies'],
+  limits: { max_body_bytes: 1024 * 1024, max_depth: 64 },
+  log: { level: 'info' },
+  shutdown_grace_ms: 10_000,
+  dev: { groups_header: '' },
+};
+
+const addr = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$' };
+const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    grpc_addr: addr,
+    admin_addr: addr,
+    policies: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_body_bytes: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024 },
+        max_depth: { type: 'integer', minimum: 1, maximum: 1000 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+    },
+    shutdown_grace_ms: { type: 'integer', minimum: 0 },
+    dev: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { groups_header: { type: 'string', pattern: '^[a-z0-9-]*$' } },
+    },
+  },
+} as const;
+
+const validate = new Ajv2020({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Overrides {
+  grpc_addr?: string | undefined;
+  admin_addr?: string | undefined;
+  policies?: string[] | undefined;
+  log_level?: string | undefined;
+}
+
+/** Environment variables that override the file (documented in the README). */
+export function envOverrides(env: NodeJS.ProcessEnv): Overrides {
+  return {
+    grpc_addr: env.CALLGUARD_GRPC_ADDR,
+    admin_addr: env.CALLGUARD_ADMIN_ADDR,
+    policies: env.CALLGUARD_POLICIES ? env.CALLGUARD_POLICIES.split(',') : undefined,
+    log_level: env.CALLGUARD_LOG_LEVEL,
+  };
+}
+
+/** Load `file` (absent file → defaults only if `optional`), then apply overrides in order. */
+export function loadConfig(
+  file: string,
+  overrides: Overrides[],
+  opts: { optional?: boolean } = {},
+): Config {
+  let raw: unknown = {};
+  let base = process.cwd();
+  try {
+    raw = parse(readFileSync(file, 'utf8')) ?? {};
+    base = dirname(resolve(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!(opts.optional && code === 'ENOENT')) {
+      throw new ConfigError(`${file}: ${code ? `cannot read (${code})` : (e as Error).message}`);
+    }
+  }
+  const merged = {
+    ...DEFAULT_CONFIG,
+    ...(raw as object),
+  } as Config;
+  // Paths in the file are relative to the file; paths from env or flags to the cwd.
+  if (Array.isArray(merged.policies)) merged.policies = merged.policies.map((p) => resolve(base, p));
+  for (const o of overrides) {
+    if (o.grpc_addr) merged.grpc_addr = o.grpc_addr;
+    if (o.admin_addr) merged.admin_addr = o.admin_addr;
+    if (o.policies) merged.policies = o.policies.map((p) => resolve(p));
+    if (o.log_level) merged.log = { ...merged.log, level: o.log_level as Config['log']['level'] };
+  }
+  if (!validate(merged)) {
+    const e = validate.errors?.[0];
+    throw new ConfigError(`${file}: ${e?.instancePath || '/'} ${e?.message ?? 'invalid'}`);
+  }
+  return {
+    ...merged,
+    limits: { ...DEFAULT_CONFIG.limits, ...merged.limits },
+    log: { ...DEFAULT_CONFIG.log, ...merged.log },
+    dev: { ...DEFAULT_CONFIG.dev, ...merged.dev },
+  };
+}

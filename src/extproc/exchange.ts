@@ -1,0 +1,287 @@
+// One HTTP exchange as Envoy shows it to callguard: a state machine over the ext_proc
+// phases. It dispatches on the message type (response headers may arrive before the
+// request body is complete), answers each message exactly once, and builds the session
+// record in one place, at the end, whatever path the exchange took.
+
+import { randomUUID } from 'node:crypto';
+import { CallguardError, errorBody } from '../errors.js';
+import { inspect } from '../engine.js';
+import type { CompiledPolicy, FunctionPlan, RoutePlan } from '../policy/compile.js';
+import { selectRoute } from '../policy/routes.js';
+import { ANONYMOUS } from '../policy/types.js';
+import type { Decision, Direction, Principal } from '../policy/types.js';
+import type { Outcome, SessionRecord, SessionSink } from '../audit/record.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log.js';
+import { safeError } from '../log.js';
+import { decodeBody, parseEncoding } from './encoding.js';
+import type { Encoding } from './encoding.js';
+import { isJson, mutation, parseContentType, readHeaders, setHeader } from './headers.js';
+import type { Headers } from './headers.js';
+import type {
+  HttpBody,
+  HttpHeaders,
+  HttpStatusCode,
+  ProcessingRequest,
+  ProcessingResponse,
+} from './protos.js';
+import { routeHint } from './attributes.js';
+
+export const SESSION_HEADER = 'x-callguard-session';
+
+export interface ExchangeDeps {
+  policy(): CompiledPolicy;
+  config: Config;
+  log: Logger;
+  sink: SessionSink;
+  now?: () => number;
+  newId?: () => string;
+}
+
+interface Side {
+  encoding: Encoding;
+  inspect: boolean;
+  decision?: Decision;
+}
+
+export class Exchange {
+  readonly id: string;
+  private readonly started: number;
+  private readonly log: Logger;
+  private policy: CompiledPolicy | undefined;
+  private route: RoutePlan | undefined;
+  private fn: FunctionPlan | undefined;
+  private principal: Principal = ANONYMOUS;
+  private method: string | undefined;
+  private path: string | undefined;
+  private routeVia: 'metadata' | 'path' | undefined;
+  private req: Side = { encoding: 'identity', inspect: false };
+  private res: Side = { encoding: 'identity', inspect: false };
+  private outcome: Outcome | undefined;
+  private modified = false;
+  private error: SessionRecord['error'];
+  private upstreamStatus: number | undefined;
+  private finished = false;
+  /** The request side has been answered (its headers ended it, or its body was judged). */
+  private decided = false;
+
+  constructor(private readonly deps: ExchangeDeps) {
+    this.id = (deps.newId ?? randomUUID)();
+    this.started = (deps.now ?? Date.now)();
+    this.log = deps.log.child({ session_id: this.id });
+  }
+
+  /** The answer to one message from Envoy. Never throws: a failure becomes a refusal. */
+  handle(msg: ProcessingRequest): ProcessingResponse {
+    try {
+      if (msg.request_headers) return this.onRequestHeaders(msg, msg.request_headers);
+      if (msg.request_body) return this.onBody('request', msg.request_body);
+      if (msg.response_headers) return this.onResponseHeaders(msg.response_headers);
+      if (msg.response_body) return this.onBody('response', msg.response_body);
+      if (msg.request_trailers) return { request_trailers: {} };
+      if (msg.response_trailers) return { response_trailers: {} };
+      throw new TypeError('ProcessingRequest without a known phase');
+    } catch (e) {
+      return this.refuse(e);
+    }
+  }
+
+  private onRequestHeaders(msg: ProcessingRequest, m: HttpHeaders): ProcessingResponse {
+    const h = readHeaders(m.headers);
+    this.method = h.get(':method');
+    this.path = h.get(':path');
+    this.policy = this.deps.policy();
+    const sel = selectRoute(this.policy, this.method ?? '', this.path ?? '', routeHint(msg));
+    if (!sel.ok) throw new CallguardError('no_policy', sel.reason, { rule: 'routes' });
+    this.route = sel.route;
+    this.fn = sel.fn;
+    this.routeVia = sel.via;
+
+    if (sel.route.public) {
+      // Fast path: Envoy stops sending this exchange's bodies and response headers.
+      this.outcome = 'public';
+      return {
+        request_headers: { response: {} },
+        mode_override: {
+          request_body_mode: 'NONE',
+          response_header_mode: 'SKIP',
+          response_body_mode: 'NONE',
+          request_trailer_mode: 'SKIP',
+          response_trailer_mode: 'SKIP',
+        },
+      };
+    }
+
+    this.principal = this.identify(h);
+    this.authorize(sel.route);
+
+    const remove = this.deps.config.dev.groups_header
+      ? [this.deps.config.dev.groups_header, `${this.deps.config.dev.groups_header}-user`]
+      : [];
+    if (m.end_of_stream) this.decided = true;
+    else this.req = this.prepareSide(h, 'request');
+    return { request_headers: { response: { header_mutation: mutation([], remove) } } };
+  }
+
+  private onResponseHeaders(m: HttpHeaders): ProcessingResponse {
+    const h = readHeaders(m.headers);
+    const status = Number(h.get(':status'));
+    if (Number.isFinite(status)) this.upstreamStatus = status;
+    if (!m.end_of_stream) this.res = this.prepareSide(h, 'response');
+    return {
+      response_headers: { response: { header_mutation: mutation([setHeader(SESSION_HEADER, this.id)]) } },
+    };
+  }
+
+  /** Checks the media type, encoding and declared size of a side that carries a body. */
+  private prepareSide(h: Headers, direction: Direction): Side {
+    const contract = this.fn?.[direction];
+    const limit = this.deps.config.limits.max_body_bytes;
+    const declared = Number(h.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      throw new CallguardError('body_too_large', `${direction} body exceeds ${limit} bytes`, {
+        rule: 'limits.max_body_bytes',
+        status: direction === 'response' ? 502 : undefined,
+      });
+    }
+    const mt = parseContentType(h.get('content-type'));
+    // A request body on a protected route must be JSON; a response body must be JSON when
+    // there is a response contract to enforce.
+    if ((direction === 'request' || contract) && !isJson(mt)) {
+      throw new CallguardError(
+        'unsupported_media_type',
+        `${direction} content-type must be application/json (UTF-8)`,
+        { rule: 'http.content_type', status: direction === 'response' ? 502 : undefined },
+      );
+    }
+    const encoding = parseEncoding(h.get('content-encoding'));
+    return { encoding, inspect: isJson(mt) };
+  }
+
+  private onBody(direction: Direction, m: HttpBody): ProcessingResponse {
+    const side = direction === 'request' ? this.req : this.res;
+    const key = direction === 'request' ? 'request_body' : 'response_body';
+    if (!this.route || !this.policy) throw new TypeError(`${key} before request headers`);
+    if (direction === 'request') this.decided = true;
+    const raw = Buffer.from(m.body ?? Buffer.alloc(0));
+    if (!side.inspect || raw.length === 0) return { [key]: { response: {} } };
+    const limit = this.deps.config.limits.max_body_bytes;
+    if (raw.length > limit) {
+      throw new CallguardError('body_too_large', `${direction} body exceeds ${limit} bytes`, {
+        rule: 'limits.max_body_bytes',
+        status: direction === 'response' ? 502 : undefined,
+      });
+    }
+    const body = decodeBody(raw, side.encoding, limit);
+    let result;
+    try {
+      result = inspect({
+        policy: this.policy,
+        route: this.route,
+        fn: this.fn,
+        principal: this.principal,
+        direction,
+        body,
+        maxDepth: this.deps.config.limits.max_depth,
+      });
+    } catch (e) {
+      if (e instanceof CallguardError && direction === 'response' && e.status < 500) {
+        // The caller did nothing wrong: a response the policy refuses is a bad gateway.
+        throw new CallguardError(e.code, e.message, { paths: e.paths, rule: e.rule, status: 502 });
+      }
+      throw e;
+    }
+    side.decision = result.decision;
+    if (!result.changed) return { [key]: { response: {} } };
+    this.modified = true;
+    const set = [setHeader('content-length', String(result.body.length))];
+    // The edited body is forwarded decoded: re-encoding would change every byte anyway.
+    const remove = side.encoding === 'identity' ? [] : ['content-encoding'];
+    return {
+      [key]: {
+        response: {
+          status: 'CONTINUE_AND_REPLACE',
+          header_mutation: mutation(set, remove),
+          body_mutation: { body: Buffer.from(result.body.buffer, result.body.byteOffset, result.body.length) },
+        },
+      },
+    };
+  }
+
+  private identify(h: Headers): Principal {
+    const header = this.deps.config.dev.groups_header;
+    if (!header) return ANONYMOUS;
+    const groups = h.get(header);
+    if (groups === undefined) return ANONYMOUS;
+    return {
+      subject: h.get(`${header}-user`) ?? 'dev-user',
+      groups: groups
+        .split(',')
+        .map((g) => g.trim())
+        .filter((g) => g !== ''),
+      authMethod: 'dev-header',
+    };
+  }
+
+  private authorize(route: RoutePlan): void {
+    if (this.principal.authMethod === 'anonymous' && !route.anonymous) {
+      throw new CallguardError('unauthenticated', 'this route requires an identified caller', {
+        rule: `routes.${route.name}.access`,
+      });
+    }
+    if (route.requireGroups.length > 0 && !route.requireGroups.some((g) => this.principal.groups.includes(g))) {
+      throw new CallguardError('forbidden', `caller is not in a group this route requires`, {
+        rule: `routes.${route.name}.access.require_groups`,
+      });
+    }
+  }
+
+  /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */
+  private refuse(e: unknown): ProcessingResponse {
+    if (!(e instanceof CallguardError)) this.log.error({ err: safeError(e) }, 'exchange failed');
+    const { status, body } = errorBody(e, this.id);
+    this.outcome = e instanceof CallguardError ? 'denied' : 'error';
+    this.error = { code: body.error.code, status, paths: body.error.paths, rule: body.error.rule };
+    const headers = [setHeader('content-type', 'application/json'), setHeader(SESSION_HEADER, this.id)];
+    if (body.error.code === 'unauthenticated') headers.push(setHeader('www-authenticate', 'Bearer realm="callguard"'));
+    return {
+      immediate_response: {
+        // protobufjs takes an enum's number as well as its name; our codes are HTTP numbers.
+        status: { code: status as unknown as HttpStatusCode },
+        headers: mutation(headers),
+        body: Buffer.from(JSON.stringify(body)),
+        details: `callguard_${body.error.code}`,
+      },
+    };
+  }
+
+  /** Called once when the stream ends, however it ends. */
+  finish(aborted: boolean): SessionRecord | undefined {
+    if (this.finished) return undefined;
+    this.finished = true;
+    const outcome: Outcome =
+      this.outcome ?? (aborted && !this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
+    const record: SessionRecord = {
+      session_id: this.id,
+      started_at: new Date(this.started).toISOString(),
+      duration_ms: (this.deps.now ?? Date.now)() - this.started,
+      principal: {
+        subject: this.principal.subject,
+        groups: this.principal.groups,
+        authMethod: this.principal.authMethod,
+      },
+      outcome,
+    };
+    if (this.method !== undefined) record.method = this.method;
+    if (this.path !== undefined) record.path = this.path.split('?')[0] as string;
+    if (this.route) record.route = this.route.name;
+    if (this.routeVia) record.route_via = this.routeVia;
+    if (this.fn) record.function = this.fn.name;
+    if (this.error) record.error = this.error;
+    if (this.upstreamStatus !== undefined) record.upstream_status = this.upstreamStatus;
+    if (this.req.decision) record.request = this.req.decision;
+    if (this.res.decision) record.response = this.res.decision;
+    this.deps.sink.submit(record);
+    return record;
+  }
+}

@@ -1,0 +1,104 @@
+// The gRPC server: ext_proc streams, gRPC health, and graceful shutdown that drains open
+// streams. One Exchange per stream; the stream never closes with OK while an answer is
+// owed, because Envoy treats a clean close as "continue unchecked".
+
+import * as grpc from '@grpc/grpc-js';
+import type { SessionSink } from '../audit/record.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log.js';
+import { safeError } from '../log.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import { Exchange } from './exchange.js';
+import { loadServices } from './protos.js';
+import type { ProcessingRequest, ProcessingResponse } from './protos.js';
+
+export interface GrpcDeps {
+  config: Config;
+  log: Logger;
+  sink: SessionSink;
+  policy(): CompiledPolicy;
+}
+
+export interface GrpcHandle {
+  /** The bound port (useful when the address asked for port 0). */
+  port: number;
+  openStreams(): number;
+  /** Stop accepting, let open streams finish for up to graceMs, then cut them. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** Headroom over the body limit for headers, attributes and protobuf framing. */
+const MESSAGE_HEADROOM = 1024 * 1024;
+
+export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
+  const maxMessage = deps.config.limits.max_body_bytes + MESSAGE_HEADROOM;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxMessage,
+    'grpc.max_send_message_length': maxMessage,
+  });
+  const services = loadServices();
+  let open = 0;
+  let serving = true;
+
+  server.addService(services.extProc, {
+    Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
+      open++;
+      const exchange = new Exchange(deps);
+      let closed = false;
+      const close = (aborted: boolean) => {
+        if (closed) return;
+        closed = true;
+        open--;
+        try {
+          exchange.finish(aborted);
+        } catch (e) {
+          deps.log.error({ err: safeError(e), session_id: exchange.id }, 'session record failed');
+        }
+      };
+      call.on('data', (msg: ProcessingRequest) => {
+        // handle() never throws: any failure is already an ImmediateResponse refusal.
+        call.write(exchange.handle(msg));
+      });
+      call.on('end', () => {
+        close(false);
+        call.end();
+      });
+      call.on('error', () => close(true));
+      call.on('cancelled', () => close(true));
+    },
+  });
+
+  server.addService(services.health, {
+    Check(_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) {
+      cb(null, { status: serving ? 'SERVING' : 'NOT_SERVING' });
+    },
+    Watch(call: grpc.ServerWritableStream<unknown, unknown>) {
+      call.write({ status: serving ? 'SERVING' : 'NOT_SERVING' });
+    },
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(deps.config.grpc_addr, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    );
+  });
+
+  return {
+    port,
+    openStreams: () => open,
+    shutdown(graceMs: number) {
+      serving = false;
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          deps.log.warn({ open_streams: open }, 'shutdown grace elapsed; cutting open streams');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,169 @@
+// JSON Schema of a policy document (policies/*.yaml). A document that does not validate is
+// refused at load with the file, line and problem.
+
+const stringList = {
+  oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
+};
+
+export const POLICY_DOCUMENT_SCHEMA = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'https://callguard.dev/schemas/policy.json',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    levels: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' }, minItems: 2 },
+    defaults: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        action: { $ref: '#/$defs/action' },
+        record: { enum: ['masked', 'metadata', 'none'] },
+      },
+    },
+    functions: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          description: { type: 'string' },
+          request: { type: 'string', minLength: 1 },
+          response: { type: 'string', minLength: 1 },
+        },
+      },
+    },
+    routes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'match'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$' },
+          match: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              path: { type: 'string', pattern: '^/' },
+              path_prefix: { type: 'string', pattern: '^/' },
+              methods: { type: 'array', items: { type: 'string', pattern: '^[A-Z]+$' } },
+            },
+            not: { required: ['path', 'path_prefix'] },
+          },
+          function: { type: 'string' },
+          public: { type: 'boolean' },
+          format: { enum: ['json'] },
+          access: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              anonymous: { type: 'boolean' },
+              require_groups: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    rules: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'action'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$' },
+          description: { type: 'string' },
+          match: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              level: stringList,
+              min_level: { type: 'string' },
+              direction: {
+                oneOf: [
+                  { enum: ['request', 'response'] },
+                  { type: 'array', items: { enum: ['request', 'response'] }, minItems: 1 },
+                ],
+              },
+              groups: stringList,
+              not_groups: stringList,
+              routes: stringList,
+              functions: stringList,
+            },
+          },
+          action: { $ref: '#/$defs/action' },
+          record: { enum: ['masked', 'metadata', 'none'] },
+        },
+      },
+    },
+  },
+  $defs: {
+    action: {
+      oneOf: [
+        { enum: ['allow', 'mask', 'redact', 'block', 'tokenize', 'hold'] },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type'],
+          properties: {
+            type: { const: 'mask' },
+            keep_first: { type: 'integer', minimum: 0 },
+            keep_last: { type: 'integer', minimum: 0 },
+            mask_char: { type: 'string', minLength: 1, maxLength: 1 },
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type'],
+          properties: { type: { enum: ['allow', 'redact', 'block', 'tokenize', 'hold'] } },
+        },
+      ],
+    },
+  },
+} as const;
+
+/** The document shape the schema admits. */
+export interface PolicyDocument {
+  levels?: string[];
+  defaults?: { action?: ActionDoc; record?: 'masked' | 'metadata' | 'none' };
+  functions?: Record<string, { description?: string; request?: string; response?: string }>;
+  routes?: RouteDoc[];
+  rules?: RuleDoc[];
+}
+
+export type ActionDoc =
+  | 'allow'
+  | 'mask'
+  | 'redact'
+  | 'block'
+  | 'tokenize'
+  | 'hold'
+  | { type: 'mask'; keep_first?: number; keep_last?: number; mask_char?: string }
+  | { type: 'allow' | 'redact' | 'block' | 'tokenize' | 'hold' };
+
+export interface RouteDoc {
+  name: string;
+  match: { path?: string; path_prefix?: string; methods?: string[] };
+  function?: string;
+  public?: boolean;
+  format?: 'json';
+  access?: { anonymous?: boolean; require_groups?: string[] };
+}
+
+export interface RuleDoc {
+  name: string;
+  description?: string;
+  match?: {
+    level?: string | string[];
+    min_level?: string;
+    direction?: 'request' | 'response' | ('request' | 'response')[];
+    groups?: string | string[];
+    not_groups?: string | string[];
+    routes?: string | string[];
+    functions?: string | string[];
+  };
+  action: ActionDoc;
+  record?: 'masked' | 'metadata' | 'none';
+}

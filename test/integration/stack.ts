@@ -1,0 +1,208 @@
+// A real stack per test file: the demo upstream (in this process, so tests see exactly
+// what it received), `callguard serve` from dist/ as a child process (its log lines are
+// kept), and the pinned Envoy with envoy/envoy.yaml rendered onto free ports.
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startDemoUpstream } from '../../src/cli/demo-upstream.js';
+import type { DemoUpstream } from '../../src/cli/demo-upstream.js';
+import { envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
+
+export interface StackOptions {
+  /** Policy paths (default: the shipped policies/). */
+  policies?: string[];
+  /** Extra callguard.yaml keys. */
+  config?: Record<string, unknown>;
+  /** Edit the rendered Envoy config text before Envoy starts. */
+  envoyConfig?: (yaml: string) => string;
+}
+
+export interface Stack {
+  url: string;
+  envoyAdmin: string;
+  upstream: DemoUpstream;
+  callguardAdmin: string;
+  /** Everything callguard wrote to stdout and stderr so far. */
+  callguardOutput(): string;
+  /** Everything Envoy wrote so far. */
+  envoyOutput(): string;
+  stopCallguard(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  text: string;
+  json<T = unknown>(): T;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A plain HTTP/1.1 request with exact bytes (no client-side JSON re-encoding). */
+export function http(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const text = body.toString('utf8');
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          text,
+          json: <T>() => JSON.parse(text) as T,
+        });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (opts.body !== undefined) req.write(opts.body);
+    req.end();
+  });
+}
+
+export function postJson(url: string, body: string | Buffer, headers: Record<string, string> = {}) {
+  return http(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+}
+
+async function waitFor(
+  what: string,
+  child: ChildProcess,
+  probe: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    try {
+      if (await probe()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > until) throw new Error(`${what} did not become ready in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function collect(child: ChildProcess): () => string {
+  const chunks: Buffer[] = [];
+  child.stdout?.on('data', (c: Buffer) => chunks.push(c));
+  child.stderr?.on('data', (c: Buffer) => chunks.push(c));
+  return () => Buffer.concat(chunks).toString('utf8');
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+/** envoy/envoy.yaml with the stack's ports replaced by the given ones. */
+export function renderEnvoyConfig(ports: {
+  listener: number;
+  admin: number;
+  callguard: number;
+  upstream: number;
+}): string {
+  let text = readFileSync(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
+  for (const [from, to] of [
+    [10000, ports.listener],
+    [9901, ports.admin],
+    [50051, ports.callguard],
+    [8081, ports.upstream],
+  ] as const) {
+    const needle = `port_value: ${from} `;
+    if (!text.includes(needle)) throw new Error(`envoy.yaml has no "${needle}"`);
+    text = text.replaceAll(needle, `port_value: ${to} `);
+  }
+  return text;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'callguard-it-'));
+  const upstream = await startDemoUpstream(0);
+  const [listener, admin, grpcPort, cgAdmin] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const config = {
+    grpc_addr: `127.0.0.1:${grpcPort}`,
+    admin_addr: `127.0.0.1:${cgAdmin}`,
+    policies: opts.policies ?? [join(PROJECT_ROOT, 'policies')],
+    log: { level: 'debug' },
+    shutdown_grace_ms: 2000,
+    dev: { groups_header: 'x-callguard-dev-groups' },
+    ...opts.config,
+  };
+  writeFileSync(join(dir, 'callguard.yaml'), stringify(config));
+  const callguard = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const callguardOutput = collect(callguard);
+  const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
+  await waitFor('callguard', callguard, async () => {
+    return (await http(`${callguardAdmin}/healthz`)).status === 200;
+  }).catch((e: Error) => {
+    throw new Error(`${e.message}\n${callguardOutput()}`);
+  });
+
+  let envoyYaml = renderEnvoyConfig({ listener, admin, callguard: grpcPort, upstream: upstream.port });
+  if (opts.envoyConfig) envoyYaml = opts.envoyConfig(envoyYaml);
+  writeFileSync(join(dir, 'envoy.yaml'), envoyYaml);
+  const envoy = spawn(
+    envoyBinary(),
+    ['-c', join(dir, 'envoy.yaml'), '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const envoyOutput = collect(envoy);
+  const envoyAdmin = `http://127.0.0.1:${admin}`;
+  await waitFor('envoy', envoy, async () => {
+    return (await http(`${envoyAdmin}/ready`)).status === 200;
+  }).catch((e: Error) => {
+    throw new Error(`${e.message}\n${envoyOutput()}`);
+  });
+
+  return {
+    url: `http://127.0.0.1:${listener}`,
+    envoyAdmin,
+    upstream,
+    callguardAdmin,
+    callguardOutput,
+    envoyOutput,
+    stopCallguard: () => stopChild(callguard),
+    async stop() {
+      await Promise.all([stopChild(envoy), stopChild(callguard)]);
+      await upstream.close();
+    },
+  };
+}

@@ -46,6 +46,13 @@ export const DEMO_RESPONSES: Record<string, CannedResponse> = {
     ssn: '078-05-1120',
     cards: [{ number: '5555 5555 5555 4444', expiry: '12/29' }],
   }),
+  '/customers/cus_42': json(200, {
+    customer_id: 'cus_42',
+    name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    ssn: '078-05-1120',
+    cards: [{ number: '5555 5555 5555 4444', expiry: '12/29' }],
+  }),
   '/public/status': json(200, { status: 'ok' }),
   '/healthz': json(200, { status: 'ok' }),
 };

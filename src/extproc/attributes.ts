@@ -5,16 +5,25 @@
 import type { ProcessingRequest } from './protos.js';
 import type { RouteHint } from '../policy/routes.js';
 import { structToPlain } from './struct.js';
+import { textMetadataToPlain } from './textproto.js';
 
 const EXT_PROC_NAMESPACE = 'envoy.filters.http.ext_proc';
 
 export function routeHint(msg: ProcessingRequest): RouteHint {
   const attrs = msg.attributes?.[EXT_PROC_NAMESPACE];
   if (!attrs) return {};
-  const plain = structToPlain(attrs);
-  const meta = plain['xds.route_metadata'];
-  // The attribute is a config.core.v3.Metadata: { filter_metadata: { callguard: {...} } }.
-  const ns = pick(pick(meta, 'filter_metadata'), 'callguard');
+  const meta = structToPlain(attrs)['xds.route_metadata'];
+  // The attribute is a config.core.v3.Metadata. Envoy sends message-typed attributes as
+  // protobuf text format in a string; a structured form is accepted too.
+  let ns: unknown;
+  try {
+    ns =
+      typeof meta === 'string'
+        ? textMetadataToPlain(meta).callguard
+        : pick(pick(meta, 'filter_metadata'), 'callguard');
+  } catch {
+    return {}; // unreadable metadata: fall back to path matching
+  }
   const hint: RouteHint = {};
   const policy = pick(ns, 'policy');
   const fn = pick(ns, 'function');

@@ -288,11 +288,7 @@ export interface Address {
 export type HeaderSendMode = 'DEFAULT' | 'SEND' | 'SKIP';
 
 export type BodySendMode =
-  | 'NONE'
-  | 'STREAMED'
-  | 'BUFFERED'
-  | 'BUFFERED_PARTIAL'
-  | 'FULL_DUPLEX_STREAMED';
+  'NONE' | 'STREAMED' | 'BUFFERED' | 'BUFFERED_PARTIAL' | 'FULL_DUPLEX_STREAMED';
 
 /** envoy.extensions.filters.http.ext_proc.v3.ProcessingMode. */
 export interface ProcessingMode {

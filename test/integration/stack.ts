@@ -206,3 +206,37 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
   };
 }
+
+export interface LoggedSession {
+  session_id: string;
+  outcome: string;
+  route?: string;
+  route_via?: string;
+  function?: string;
+  method?: string;
+  path?: string;
+  error?: { code: string; status: number; paths: string[]; rule: string | null };
+  request?: { action: string; findings: { path: string; level: string; action: string; rule: string }[] };
+  response?: { action: string; findings: { path: string; level: string; action: string; rule: string }[] };
+}
+
+/** callguard's JSON log lines. */
+export function logLines(output: string): Record<string, unknown>[] {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The session record callguard logged for a session id (records land at stream end). */
+export async function sessionRecord(stack: Stack, id: string, timeoutMs = 5_000): Promise<LoggedSession> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    for (const line of logLines(stack.callguardOutput())) {
+      const s = line.session as LoggedSession | undefined;
+      if (line.msg === 'session' && s?.session_id === id) return s;
+    }
+    if (Date.now() > until) throw new Error(`no session record for ${id}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -278,7 +278,15 @@ describe('parseJson: invalid input', () => {
   });
 
   it('names the byte offset and the JSON Pointer of a value holding invalid UTF-8', () => {
-    const bytes = Uint8Array.from([...enc.encode('{"a":["ok","x'), 0xed, 0xa0, 0x80, 0x22, 0x5d, 0x7d]);
+    const bytes = Uint8Array.from([
+      ...enc.encode('{"a":["ok","x'),
+      0xed,
+      0xa0,
+      0x80,
+      0x22,
+      0x5d,
+      0x7d,
+    ]);
     const err = catchError(() => parseJson(bytes, OPTS));
     expect(err.code).toBe('invalid_utf8');
     expect(err.paths).toEqual(['/a/1']);
@@ -353,9 +361,7 @@ describe('parseJson: depth limit', () => {
     const err = catchError(() => parseJson(enc.encode(nestArrays(max + 1)), { maxDepth: max }));
     expect(err.code).toBe('too_deep');
     expect(err.rule).toBe('json.max_depth');
-    const objErr = catchError(() =>
-      parseJson(enc.encode(nestObjects(max + 1)), { maxDepth: max }),
-    );
+    const objErr = catchError(() => parseJson(enc.encode(nestObjects(max + 1)), { maxDepth: max }));
     expect(objErr.code).toBe('too_deep');
     expect(objErr.paths).toEqual(['/a'.repeat(max)]);
   });
@@ -364,7 +370,9 @@ describe('parseJson: depth limit', () => {
     expect(toPlain(parseJson(enc.encode('"s"'), { maxDepth: 0 }))).toBe('s');
     expect(catchError(() => parseJson(enc.encode('[]'), { maxDepth: 0 })).code).toBe('too_deep');
     expect(() => parseJson(enc.encode('{"a":[1],"b":{"c":[]}}'), { maxDepth: 3 })).not.toThrow();
-    const err = catchError(() => parseJson(enc.encode('{"a":[1],"b":{"c":[[]]}}'), { maxDepth: 3 }));
+    const err = catchError(() =>
+      parseJson(enc.encode('{"a":[1],"b":{"c":[[]]}}'), { maxDepth: 3 }),
+    );
     expect(err.code).toBe('too_deep');
     expect(err.paths).toEqual(['/b/c/0']);
   });

@@ -109,7 +109,11 @@ function editsFor(
         // block is handled before edits; hold/tokenize are refused at policy compile.
         throw new TypeError(`action ${action.type} has no edit`);
     }
-    edits.push({ start: f.span.start, end: f.span.end, replacement: encodeJsonString(replacement) });
+    const bytes = encodeJsonString(replacement);
+    // An edit that changes nothing (say, an empty string masked) is no edit: the body
+    // then stays the original, and is forwarded as it came (even compressed).
+    if (Buffer.compare(bytes, body.subarray(f.span.start, f.span.end)) === 0) continue;
+    edits.push({ start: f.span.start, end: f.span.end, replacement: bytes });
   }
   return edits;
 }

@@ -17,6 +17,8 @@ export interface CannedResponse {
   status: number;
   headers: Record<string, string>;
   body: string | Buffer;
+  /** Answer only after this long (tests of streams held open). */
+  delayMs?: number;
 }
 
 export interface DemoUpstream {
@@ -67,8 +69,12 @@ export async function startDemoUpstream(port: number, host = '127.0.0.1'): Promi
       const path = (req.url ?? '/').split('?')[0] as string;
       received.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks) });
       const r = responses.get(path) ?? json(404, { error: 'no such function' });
-      res.writeHead(r.status, r.headers);
-      res.end(r.body);
+      const answer = () => {
+        res.writeHead(r.status, r.headers);
+        res.end(r.body);
+      };
+      if (r.delayMs) setTimeout(answer, r.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve, reject) => {

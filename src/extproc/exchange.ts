@@ -192,6 +192,17 @@ export class Exchange {
       throw e;
     }
     side.decision = result.decision;
+    // Lengths, paths and actions only: never a body or a value.
+    this.log.debug(
+      {
+        direction,
+        bytes: raw.length,
+        action: result.decision.action,
+        findings: result.decision.findings.map((f) => `${f.path}:${f.level}:${f.action}`),
+        changed: result.changed,
+      },
+      'body inspected',
+    );
     if (!result.changed) return { [key]: { response: {} } };
     this.modified = true;
     const set = [setHeader('content-length', String(result.body.length))];

@@ -223,3 +223,22 @@ async function waitForLogged(pred: (s: import('./stack.js').LoggedSession) => bo
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+describe('nothing sensitive in logs', () => {
+  it('a canary planted in a restricted field appears in no log line, even at debug level', async () => {
+    const canary = '219-09-9999';
+    const r = await postJson(
+      `${stack.url}/functions/charge_card`,
+      `{"amount":1,"currency":"EUR","card":{"number":"4242424242424242"},"customer":{"ssn":"${canary}"}}`,
+      agents,
+    );
+    expect(r.status).toBe(200);
+    expect(lastReceived()?.body.toString()).not.toContain(canary);
+    await sessionRecord(stack, r.headers['x-callguard-session'] as string);
+    const out = stack.callguardOutput();
+    expect(out).toContain('"level":20'); // debug lines are being written
+    expect(out).not.toContain(canary);
+    expect(out).not.toContain('4242424242424242');
+    expect(stack.envoyOutput()).not.toContain(canary);
+  });
+});

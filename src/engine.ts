@@ -44,7 +44,9 @@ export function inspect(input: InspectInput): Inspection {
     const decision: Decision = {
       action: 'allow',
       findings: [],
-      trace: [`no ${direction} contract for ${fn ? `function "${fn.name}"` : `route "${route.name}"`}`],
+      trace: [
+        `no ${direction} contract for ${fn ? `function "${fn.name}"` : `route "${route.name}"`}`,
+      ],
     };
     return { decision, body, changed: false };
   }

@@ -59,7 +59,11 @@ export const DEMO_RESPONSES: Record<string, CannedResponse> = {
   '/healthz': json(200, { status: 'ok' }),
 };
 
-export async function startDemoUpstream(port: number, host = '127.0.0.1'): Promise<DemoUpstream> {
+export async function startDemoUpstream(
+  port: number,
+  onReceive?: (r: Received) => void,
+  host = '127.0.0.1',
+): Promise<DemoUpstream> {
   const received: Received[] = [];
   const responses = new Map(Object.entries(DEMO_RESPONSES));
   const server = createServer((req, res) => {
@@ -67,7 +71,14 @@ export async function startDemoUpstream(port: number, host = '127.0.0.1'): Promi
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = (req.url ?? '/').split('?')[0] as string;
-      received.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks) });
+      const got = {
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
+      received.push(got);
+      onReceive?.(got);
       const r = responses.get(path) ?? json(404, { error: 'no such function' });
       const answer = () => {
         res.writeHead(r.status, r.headers);

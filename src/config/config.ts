@@ -59,7 +59,9 @@ const CONFIG_SCHEMA = {
     log: {
       type: 'object',
       additionalProperties: false,
-      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+      },
     },
     shutdown_grace_ms: { type: 'integer', minimum: 0 },
     dev: {
@@ -118,7 +120,8 @@ export function loadConfig(
     ...(raw as object),
   } as Config;
   // Paths in the file are relative to the file; paths from env or flags to the cwd.
-  if (Array.isArray(merged.policies)) merged.policies = merged.policies.map((p) => resolve(base, p));
+  if (Array.isArray(merged.policies))
+    merged.policies = merged.policies.map((p) => resolve(base, p));
   for (const o of overrides) {
     if (o.grpc_addr) merged.grpc_addr = o.grpc_addr;
     if (o.admin_addr) merged.admin_addr = o.admin_addr;

@@ -41,6 +41,9 @@ export function redactPlaceholder(level: string, label: string): string {
 export function fieldLabel(path: string, detector: string | undefined): string {
   if (detector !== undefined) return detector;
   const i = path.lastIndexOf('/');
-  const seg = path.slice(i + 1).replace(/~1/g, '/').replace(/~0/g, '~');
+  const seg = path
+    .slice(i + 1)
+    .replace(/~1/g, '/')
+    .replace(/~0/g, '~');
   return /^\d+$/.test(seg) || seg === '' ? 'value' : seg;
 }

@@ -23,9 +23,13 @@ export function parseEncoding(v: string | undefined): Encoding {
     case 'br':
       return 'br';
     default:
-      throw new CallguardError('unsupported_encoding', 'content-encoding not supported on this route', {
-        rule: 'http.content_encoding',
-      });
+      throw new CallguardError(
+        'unsupported_encoding',
+        'content-encoding not supported on this route',
+        {
+          rule: 'http.content_encoding',
+        },
+      );
   }
 }
 

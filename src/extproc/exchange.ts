@@ -129,7 +129,9 @@ export class Exchange {
     if (Number.isFinite(status)) this.upstreamStatus = status;
     if (!m.end_of_stream) this.res = this.prepareSide(h, 'response');
     return {
-      response_headers: { response: { header_mutation: mutation([setHeader(SESSION_HEADER, this.id)]) } },
+      response_headers: {
+        response: { header_mutation: mutation([setHeader(SESSION_HEADER, this.id)]) },
+      },
     };
   }
 
@@ -213,7 +215,9 @@ export class Exchange {
         response: {
           status: 'CONTINUE_AND_REPLACE',
           header_mutation: mutation(set, remove),
-          body_mutation: { body: Buffer.from(result.body.buffer, result.body.byteOffset, result.body.length) },
+          body_mutation: {
+            body: Buffer.from(result.body.buffer, result.body.byteOffset, result.body.length),
+          },
         },
       },
     };
@@ -240,7 +244,10 @@ export class Exchange {
         rule: `routes.${route.name}.access`,
       });
     }
-    if (route.requireGroups.length > 0 && !route.requireGroups.some((g) => this.principal.groups.includes(g))) {
+    if (
+      route.requireGroups.length > 0 &&
+      !route.requireGroups.some((g) => this.principal.groups.includes(g))
+    ) {
       throw new CallguardError('forbidden', `caller is not in a group this route requires`, {
         rule: `routes.${route.name}.access.require_groups`,
       });
@@ -253,8 +260,12 @@ export class Exchange {
     const { status, body } = errorBody(e, this.id);
     this.outcome = e instanceof CallguardError ? 'denied' : 'error';
     this.error = { code: body.error.code, status, paths: body.error.paths, rule: body.error.rule };
-    const headers = [setHeader('content-type', 'application/json'), setHeader(SESSION_HEADER, this.id)];
-    if (body.error.code === 'unauthenticated') headers.push(setHeader('www-authenticate', 'Bearer realm="callguard"'));
+    const headers = [
+      setHeader('content-type', 'application/json'),
+      setHeader(SESSION_HEADER, this.id),
+    ];
+    if (body.error.code === 'unauthenticated')
+      headers.push(setHeader('www-authenticate', 'Bearer realm="callguard"'));
     return {
       immediate_response: {
         // protobufjs takes an enum's number as well as its name; our codes are HTTP numbers.
@@ -271,7 +282,8 @@ export class Exchange {
     if (this.finished) return undefined;
     this.finished = true;
     const outcome: Outcome =
-      this.outcome ?? (aborted && !this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
+      this.outcome ??
+      (aborted && !this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
     const record: SessionRecord = {
       session_id: this.id,
       started_at: new Date(this.started).toISOString(),

@@ -10,7 +10,10 @@ export function readHeaders(map: HeaderMap | undefined | null): Headers {
   for (const h of map?.headers ?? []) {
     const key = (h.key ?? '').toLowerCase();
     // Envoy sends values in raw_value (bytes); older versions used value.
-    const v = h.raw_value && h.raw_value.length > 0 ? Buffer.from(h.raw_value).toString('latin1') : (h.value ?? '');
+    const v =
+      h.raw_value && h.raw_value.length > 0
+        ? Buffer.from(h.raw_value).toString('latin1')
+        : (h.value ?? '');
     const prev = out.get(key);
     out.set(key, prev === undefined ? v : `${prev},${v}`);
   }
@@ -49,6 +52,7 @@ export function parseContentType(v: string | undefined): MediaType | undefined {
 /** application/json and application/<anything>+json, in UTF-8 (RFC 8259 §8.1). */
 export function isJson(mt: MediaType | undefined): boolean {
   if (!mt) return false;
-  const jsonType = mt.type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mt.type);
+  const jsonType =
+    mt.type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mt.type);
   return jsonType && (mt.charset === undefined || mt.charset === 'utf-8' || mt.charset === 'utf8');
 }

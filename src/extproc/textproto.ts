@@ -34,7 +34,19 @@ export function parseTextProto(text: string): TextMessage {
         continue;
       }
       const e = text[i + 1] ?? '';
-      const simple: Record<string, number> = { n: 10, t: 9, r: 13, '"': 34, "'": 39, '\\': 92, a: 7, b: 8, f: 12, v: 11, '?': 63 };
+      const simple: Record<string, number> = {
+        n: 10,
+        t: 9,
+        r: 13,
+        '"': 34,
+        "'": 39,
+        '\\': 92,
+        a: 7,
+        b: 8,
+        f: 12,
+        v: 11,
+        '?': 63,
+      };
       if (e in simple) {
         bytes.push(simple[e] as number);
         i += 2;
@@ -87,7 +99,10 @@ export function parseTextProto(text: string): TextMessage {
         if (!m) return fail('expected a value');
         i += m[0].length;
         const v = m[0];
-        out.push([name, v === 'true' ? true : v === 'false' ? false : /^[-+0-9.]/.test(v) ? Number(v) : v]);
+        out.push([
+          name,
+          v === 'true' ? true : v === 'false' ? false : /^[-+0-9.]/.test(v) ? Number(v) : v,
+        ]);
       }
       ws();
       if (text[i] === ',' || text[i] === ';') i++;
@@ -133,7 +148,11 @@ function valueToPlain(m: TextMessage): unknown {
     case 'struct_value':
       return Array.isArray(v) ? structToPlain(v) : {};
     case 'list_value':
-      return Array.isArray(v) ? v.filter(([n]) => n === 'values').map(([, x]) => (Array.isArray(x) ? valueToPlain(x) : null)) : [];
+      return Array.isArray(v)
+        ? v
+            .filter(([n]) => n === 'values')
+            .map(([, x]) => (Array.isArray(x) ? valueToPlain(x) : null))
+        : [];
     default:
       return null;
   }

@@ -65,7 +65,11 @@ export function compilePolicy(
   const withLevels = docs.filter((d) => d.doc.levels);
   if (withLevels.length > 1) {
     const second = withLevels[1] as SourcedDocument;
-    throw new PolicyCompileError('levels may be set in one policy file only', second.source, '/levels');
+    throw new PolicyCompileError(
+      'levels may be set in one policy file only',
+      second.source,
+      '/levels',
+    );
   }
   const levels = new Levels(withLevels[0]?.doc.levels ?? DEFAULT_LEVELS);
   const ajv = createAjv();
@@ -74,7 +78,11 @@ export function compilePolicy(
   for (const { source, doc } of docs) {
     for (const [name, f] of Object.entries(doc.functions ?? {})) {
       if (functions.has(name)) {
-        throw new PolicyCompileError(`function "${name}" is defined twice`, source, `/functions/${name}`);
+        throw new PolicyCompileError(
+          `function "${name}" is defined twice`,
+          source,
+          `/functions/${name}`,
+        );
       }
       const plan: FunctionPlan = { name };
       for (const dir of ['request', 'response'] as const) {
@@ -106,7 +114,11 @@ export function compilePolicy(
       if (r.function !== undefined) {
         fn = functions.get(r.function);
         if (!fn) {
-          throw new PolicyCompileError(`unknown function "${r.function}"`, source, `${at}/function`);
+          throw new PolicyCompileError(
+            `unknown function "${r.function}"`,
+            source,
+            `${at}/function`,
+          );
         }
       }
       const plan: RoutePlan = {
@@ -130,13 +142,19 @@ export function compilePolicy(
   for (const { source, doc } of docs) {
     if (doc.defaults) {
       defaults = {
-        action: doc.defaults.action ? toAction(doc.defaults.action, source, '/defaults/action') : defaults.action,
+        action: doc.defaults.action
+          ? toAction(doc.defaults.action, source, '/defaults/action')
+          : defaults.action,
         record: doc.defaults.record ?? defaults.record,
       };
     }
     (doc.rules ?? []).forEach((r, i) => {
       if (ruleNames.has(r.name)) {
-        throw new PolicyCompileError(`rule "${r.name}" is defined twice`, source, `/rules/${i}/name`);
+        throw new PolicyCompileError(
+          `rule "${r.name}" is defined twice`,
+          source,
+          `/rules/${i}/name`,
+        );
       }
       ruleNames.add(r.name);
       rules.push(compileRule(r, levels, routesByName, functions, source, `/rules/${i}`));
@@ -166,17 +184,27 @@ function compileRule(
   const lv = list(m.level);
   if (lv) {
     for (const l of lv) {
-      if (!levels.has(l)) throw new PolicyCompileError(`unknown level "${l}"`, source, `${at}/match/level`);
+      if (!levels.has(l))
+        throw new PolicyCompileError(`unknown level "${l}"`, source, `${at}/match/level`);
     }
     rule.levels = new Set(lv);
   }
   if (m.min_level !== undefined) {
     if (!levels.has(m.min_level)) {
-      throw new PolicyCompileError(`unknown level "${m.min_level}"`, source, `${at}/match/min_level`);
+      throw new PolicyCompileError(
+        `unknown level "${m.min_level}"`,
+        source,
+        `${at}/match/min_level`,
+      );
     }
     rule.minRank = levels.rankOf(m.min_level);
   }
-  const dirs = m.direction === undefined ? undefined : Array.isArray(m.direction) ? m.direction : [m.direction];
+  const dirs =
+    m.direction === undefined
+      ? undefined
+      : Array.isArray(m.direction)
+        ? m.direction
+        : [m.direction];
   if (dirs) rule.directions = new Set<Direction>(dirs);
   const groups = list(m.groups);
   if (groups) rule.groups = new Set(groups);
@@ -185,7 +213,8 @@ function compileRule(
   const rs = list(m.routes);
   if (rs) {
     for (const n of rs) {
-      if (!routes.has(n)) throw new PolicyCompileError(`unknown route "${n}"`, source, `${at}/match/routes`);
+      if (!routes.has(n))
+        throw new PolicyCompileError(`unknown route "${n}"`, source, `${at}/match/routes`);
     }
     rule.routes = new Set(rs);
   }

@@ -165,7 +165,8 @@ function buildView(
   if (isObject(s.items)) view.items = sub(s.items, `${pointer}/items`);
   for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
     const list = s[key];
-    if (Array.isArray(list)) list.forEach((v, i) => view.alts.push(sub(v, `${pointer}/${key}/${i}`)));
+    if (Array.isArray(list))
+      list.forEach((v, i) => view.alts.push(sub(v, `${pointer}/${key}/${i}`)));
   }
   for (const key of ['then', 'else'] as const) {
     if (isObject(s[key])) view.alts.push(sub(s[key], `${pointer}/${key}`));

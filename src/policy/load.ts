@@ -30,9 +30,11 @@ interface ParsedFile {
   lines: LineCounter;
 }
 
-const validatePolicy = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile<PolicyDocument>(
-  POLICY_DOCUMENT_SCHEMA,
-);
+const validatePolicy = new Ajv2020({
+  allErrors: true,
+  strict: true,
+  strictRequired: false,
+}).compile<PolicyDocument>(POLICY_DOCUMENT_SCHEMA);
 
 /** Policy files: a directory's `*.yaml`/`*.yml` (sorted by name) or the listed files. */
 export function policyFiles(paths: readonly string[]): string[] {
@@ -60,7 +62,12 @@ export function loadPolicy(paths: readonly string[], cwd = process.cwd()): Compi
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new PolicyLoadError(display(file), 0, 0, `cannot read: ${(e as NodeJS.ErrnoException).code}`);
+      throw new PolicyLoadError(
+        display(file),
+        0,
+        0,
+        `cannot read: ${(e as NodeJS.ErrnoException).code}`,
+      );
     }
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -84,7 +91,12 @@ export function loadPolicy(paths: readonly string[], cwd = process.cwd()): Compi
       const node = pf.doc.getIn(segs.slice(0, n), true);
       if (isNode(node) && node.range) {
         const pos = pf.lines.linePos(node.range[0]);
-        return new PolicyLoadError(display(pf.file), pos.line, pos.col, `${pointer || '/'}: ${problem}`);
+        return new PolicyLoadError(
+          display(pf.file),
+          pos.line,
+          pos.col,
+          `${pointer || '/'}: ${problem}`,
+        );
       }
     }
     return new PolicyLoadError(display(pf.file), 1, 1, `${pointer || '/'}: ${problem}`);

@@ -23,14 +23,16 @@ export function selectRoute(
 ): RouteSelection {
   if (hint.policy !== undefined) {
     const route = policy.routesByName.get(hint.policy);
-    if (!route) return { ok: false, reason: `route metadata names unknown policy route "${hint.policy}"` };
+    if (!route)
+      return { ok: false, reason: `route metadata names unknown policy route "${hint.policy}"` };
     if (route.methods && !route.methods.has(method)) {
       return { ok: false, reason: `policy route "${route.name}" does not allow this method` };
     }
     let fn = route.fn;
     if (hint.function !== undefined) {
       fn = policy.functions.get(hint.function);
-      if (!fn) return { ok: false, reason: `route metadata names unknown function "${hint.function}"` };
+      if (!fn)
+        return { ok: false, reason: `route metadata names unknown function "${hint.function}"` };
     }
     return { ok: true, route, fn, via: 'metadata' };
   }

@@ -11,7 +11,11 @@ export const POLICY_DOCUMENT_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    levels: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' }, minItems: 2 },
+    levels: {
+      type: 'array',
+      items: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' },
+      minItems: 2,
+    },
     defaults: {
       type: 'object',
       additionalProperties: false,

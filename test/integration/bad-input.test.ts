@@ -32,11 +32,25 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'malformed JSON', body: `{"amount":1,"card":{"number":"${CANARY}"}`, status: 400, code: 'malformed_json' },
-  { name: 'trailing comma', body: `{"amount":1,"card":{"number":"${CANARY}",}}`, status: 400, code: 'malformed_json' },
+  {
+    name: 'malformed JSON',
+    body: `{"amount":1,"card":{"number":"${CANARY}"}`,
+    status: 400,
+    code: 'malformed_json',
+  },
+  {
+    name: 'trailing comma',
+    body: `{"amount":1,"card":{"number":"${CANARY}",}}`,
+    status: 400,
+    code: 'malformed_json',
+  },
   {
     name: 'invalid UTF-8',
-    body: Buffer.concat([Buffer.from(`{"amount":1,"card":{"number":"${CANARY}","holder":"`), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]),
+    body: Buffer.concat([
+      Buffer.from(`{"amount":1,"card":{"number":"${CANARY}","holder":"`),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}}'),
+    ]),
     status: 400,
     code: 'invalid_utf8',
   },
@@ -52,9 +66,26 @@ const cases: Case[] = [
     status: 400,
     code: 'duplicate_key',
   },
-  { name: 'nesting deeper than limits.max_depth (64)', body: deep(64), status: 400, code: 'too_deep' },
-  { name: 'wrong content-type', body: valid, headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'missing content-type', body: valid, headers: { 'content-type': '' }, status: 415, code: 'unsupported_media_type' },
+  {
+    name: 'nesting deeper than limits.max_depth (64)',
+    body: deep(64),
+    status: 400,
+    code: 'too_deep',
+  },
+  {
+    name: 'wrong content-type',
+    body: valid,
+    headers: { 'content-type': 'text/plain' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'missing content-type',
+    body: valid,
+    headers: { 'content-type': '' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
   {
     name: 'JSON in a charset other than UTF-8',
     body: valid,
@@ -62,8 +93,20 @@ const cases: Case[] = [
     status: 415,
     code: 'unsupported_media_type',
   },
-  { name: 'unknown content-encoding', body: valid, headers: { 'content-encoding': 'zstd' }, status: 415, code: 'unsupported_encoding' },
-  { name: 'gzip that is not gzip', body: valid, headers: { 'content-encoding': 'gzip' }, status: 415, code: 'unsupported_encoding' },
+  {
+    name: 'unknown content-encoding',
+    body: valid,
+    headers: { 'content-encoding': 'zstd' },
+    status: 415,
+    code: 'unsupported_encoding',
+  },
+  {
+    name: 'gzip that is not gzip',
+    body: valid,
+    headers: { 'content-encoding': 'gzip' },
+    status: 415,
+    code: 'unsupported_encoding',
+  },
   {
     name: 'gzip bomb: decoded size over the limit',
     body: gzipSync(Buffer.alloc(4 * 1024 * 1024, 0x20)),
@@ -76,7 +119,11 @@ const cases: Case[] = [
 describe('bad input on a protected route', () => {
   it.each(cases)('$name → $status $code', async (c) => {
     const before = stack.upstream.received.length;
-    const headers: Record<string, string> = { ...agents, 'content-type': 'application/json', ...c.headers };
+    const headers: Record<string, string> = {
+      ...agents,
+      'content-type': 'application/json',
+      ...c.headers,
+    };
     if (headers['content-type'] === '') delete headers['content-type'];
     const r = await http(url(), { method: 'POST', headers, body: c.body });
     expect(r.status).toBe(c.status);
@@ -95,7 +142,11 @@ describe('bad input on a protected route', () => {
 
   it('a declared content-length over the limit gets 413, and nothing is forwarded', async () => {
     const before = stack.upstream.received.length;
-    const r = await postJson(url(), `{"card":{"number":"${CANARY}"},"pad":"${'x'.repeat(1024 * 1024)}"}`, agents);
+    const r = await postJson(
+      url(),
+      `{"card":{"number":"${CANARY}"},"pad":"${'x'.repeat(1024 * 1024)}"}`,
+      agents,
+    );
     // Envoy refuses it from the content-length alone, before it buffers anything.
     expect(r.status).toBe(413);
     expect(r.text).not.toContain(CANARY);

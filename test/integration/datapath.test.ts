@@ -2,8 +2,9 @@
 // identity (development header), byte preservation and the session record.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, postJson, sessionRecord, startStack } from './stack.js';
-import type { Stack } from './stack.js';
+import { http, logLines, postJson, sessionRecord, startStack } from './stack.js';
+import type { LoggedSession, Stack } from './stack.js';
+import { DEMO_RESPONSES } from '../../src/cli/demo-upstream.js';
 
 let stack: Stack;
 const agents = { 'x-callguard-dev-groups': 'agents' };
@@ -53,7 +54,8 @@ describe('request masking and redaction (charge_card contract)', () => {
   });
 
   it('lets payments-admins see confidential values in clear, but never restricted ones', async () => {
-    const body = '{"amount":1,"currency":"EUR","card":{"number":"4242424242424242"},"customer":{"ssn":"078-05-1120"}}';
+    const body =
+      '{"amount":1,"currency":"EUR","card":{"number":"4242424242424242"},"customer":{"ssn":"078-05-1120"}}';
     const r = await postJson(`${stack.url}/functions/charge_card`, body, {
       'x-callguard-dev-groups': 'payments-admins',
     });
@@ -74,7 +76,11 @@ describe('request masking and redaction (charge_card contract)', () => {
 
 describe('response masking (lookup_customer response contract)', () => {
   it('masks and redacts values in the function result before the client sees them', async () => {
-    const r = await postJson(`${stack.url}/functions/lookup_customer`, '{"customer_id":"cus_42"}', agents);
+    const r = await postJson(
+      `${stack.url}/functions/lookup_customer`,
+      '{"customer_id":"cus_42"}',
+      agents,
+    );
     expect(r.status).toBe(200);
     expect(lastReceived()?.body.toString()).toBe('{"customer_id":"cus_42"}');
     const out = r.json<Record<string, unknown>>();
@@ -99,13 +105,19 @@ describe('response masking (lookup_customer response contract)', () => {
       body: 'ssn 078-05-1120',
     });
     try {
-      const r = await postJson(`${stack.url}/functions/lookup_customer`, '{"customer_id":"x"}', agents);
+      const r = await postJson(
+        `${stack.url}/functions/lookup_customer`,
+        '{"customer_id":"x"}',
+        agents,
+      );
       expect(r.status).toBe(502);
       expect(r.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
       expect(r.text).not.toContain('078-05-1120');
     } finally {
-      const { DEMO_RESPONSES } = await import('../../src/cli/demo-upstream.js');
-      stack.upstream.respond('/functions/lookup_customer', DEMO_RESPONSES['/functions/lookup_customer']!);
+      stack.upstream.respond(
+        '/functions/lookup_customer',
+        DEMO_RESPONSES['/functions/lookup_customer']!,
+      );
     }
   });
 });
@@ -172,7 +184,12 @@ describe('routes and identity', () => {
     expect(r.status).toBe(200);
     expect(r.json()).toMatchObject({ ssn: '[REDACTED:restricted:ssn]' });
     const rec = await sessionRecord(stack, r.headers['x-callguard-session'] as string);
-    expect(rec).toMatchObject({ outcome: 'modified', method: 'GET', route: 'customer_profile', route_via: 'path' });
+    expect(rec).toMatchObject({
+      outcome: 'modified',
+      method: 'GET',
+      route: 'customer_profile',
+      route_via: 'path',
+    });
     expect(rec.request).toBeUndefined();
     expect(rec.response?.action).toBe('redact');
   });
@@ -210,13 +227,12 @@ describe('routes and identity', () => {
   });
 });
 
-async function waitForLogged(pred: (s: import('./stack.js').LoggedSession) => boolean) {
-  const { logLines } = await import('./stack.js');
+async function waitForLogged(pred: (s: LoggedSession) => boolean) {
   const until = Date.now() + 5_000;
   for (;;) {
     const found = logLines(stack.callguardOutput())
       .filter((l) => l.msg === 'session')
-      .map((l) => l.session as import('./stack.js').LoggedSession)
+      .map((l) => l.session as LoggedSession)
       .find(pred);
     if (found) return found;
     if (Date.now() > until) throw new Error('no matching session record');

@@ -20,7 +20,11 @@ describe('lifecycle', () => {
   it('drains an open stream on SIGTERM: the held response is still masked', async () => {
     const canned = DEMO_RESPONSES['/functions/lookup_customer']!;
     stack.upstream.respond('/functions/lookup_customer', { ...canned, delayMs: 800 });
-    const pending = postJson(`${stack.url}/functions/lookup_customer`, '{"customer_id":"cus_42"}', agents);
+    const pending = postJson(
+      `${stack.url}/functions/lookup_customer`,
+      '{"customer_id":"cus_42"}',
+      agents,
+    );
     // Wait until the upstream has the request: callguard's stream is open, response owed.
     const until = Date.now() + 5_000;
     while (stack.upstream.received.length === 0 && Date.now() < until) {

@@ -154,7 +154,12 @@ export function renderEnvoyConfig(ports: {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'callguard-it-'));
   const upstream = await startDemoUpstream(0);
-  const [listener, admin, grpcPort, cgAdmin] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [listener, admin, grpcPort, cgAdmin] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const config = {
     grpc_addr: `127.0.0.1:${grpcPort}`,
     admin_addr: `127.0.0.1:${cgAdmin}`,
@@ -165,9 +170,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...opts.config,
   };
   writeFileSync(join(dir, 'callguard.yaml'), stringify(config));
-  const callguard = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const callguard = spawn(
+    process.execPath,
+    [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const callguardOutput = collect(callguard);
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
   await waitFor('callguard', callguard, async () => {
@@ -176,12 +185,25 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     throw new Error(`${e.message}\n${callguardOutput()}`);
   });
 
-  let envoyYaml = renderEnvoyConfig({ listener, admin, callguard: grpcPort, upstream: upstream.port });
+  let envoyYaml = renderEnvoyConfig({
+    listener,
+    admin,
+    callguard: grpcPort,
+    upstream: upstream.port,
+  });
   if (opts.envoyConfig) envoyYaml = opts.envoyConfig(envoyYaml);
   writeFileSync(join(dir, 'envoy.yaml'), envoyYaml);
   const envoy = spawn(
     envoyBinary(),
-    ['-c', join(dir, 'envoy.yaml'), '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'],
+    [
+      '-c',
+      join(dir, 'envoy.yaml'),
+      '--use-dynamic-base-id',
+      '--concurrency',
+      '1',
+      '--log-level',
+      'warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const envoyOutput = collect(envoy);
@@ -216,8 +238,14 @@ export interface LoggedSession {
   method?: string;
   path?: string;
   error?: { code: string; status: number; paths: string[]; rule: string | null };
-  request?: { action: string; findings: { path: string; level: string; action: string; rule: string }[] };
-  response?: { action: string; findings: { path: string; level: string; action: string; rule: string }[] };
+  request?: {
+    action: string;
+    findings: { path: string; level: string; action: string; rule: string }[];
+  };
+  response?: {
+    action: string;
+    findings: { path: string; level: string; action: string; rule: string }[];
+  };
 }
 
 /** callguard's JSON log lines. */
@@ -229,7 +257,11 @@ export function logLines(output: string): Record<string, unknown>[] {
 }
 
 /** The session record callguard logged for a session id (records land at stream end). */
-export async function sessionRecord(stack: Stack, id: string, timeoutMs = 5_000): Promise<LoggedSession> {
+export async function sessionRecord(
+  stack: Stack,
+  id: string,
+  timeoutMs = 5_000,
+): Promise<LoggedSession> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     for (const line of logLines(stack.callguardOutput())) {

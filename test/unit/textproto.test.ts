@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { parseTextProto, textMetadataToPlain } from '../../src/extproc/textproto.js';
+
+describe('protobuf text format (Envoy message-typed attributes)', () => {
+  it('reads the route metadata Envoy 1.36 actually sends', () => {
+    // Captured from the pinned Envoy (xds.route_metadata in ext_proc attributes).
+    const text =
+      'filter_metadata { key: "callguard" value { fields { key: "function" value { string_value: "charge_card" } } fields { key: "policy" value { string_value: "charge_card" } } } }';
+    expect(textMetadataToPlain(text)).toEqual({
+      callguard: { function: 'charge_card', policy: 'charge_card' },
+    });
+  });
+
+  it('reads nested structs, lists, numbers, bools and escapes', () => {
+    const text = `filter_metadata {
+      key: "a.b"
+      value {
+        fields { key: "n" value { number_value: 1.5 } }
+        fields { key: "t" value { bool_value: true } }
+        fields { key: "s" value { string_value: "caf\\303\\251 \\"q\\"\\n" } }
+        fields { key: "l" value { list_value { values { string_value: "x" } values { null_value: NULL_VALUE } } } }
+        fields { key: "o" value { struct_value { fields { key: "k" value { string_value: "v" } } } } }
+      }
+    }
+    filter_metadata { key: "other" value { } }`;
+    expect(textMetadataToPlain(text)).toEqual({
+      'a.b': { n: 1.5, t: true, s: 'café "q"\n', l: ['x', null], o: { k: 'v' } },
+      other: {},
+    });
+  });
+
+  it('fails with a TypeError, not a crash, on text it does not understand', () => {
+    expect(() => parseTextProto('a { b: "unterminated }')).toThrow(TypeError);
+    expect(() => parseTextProto('{')).toThrow(TypeError);
+    expect(() => parseTextProto('a { b: "\\q" }')).toThrow(TypeError);
+  });
+});

@@ -3,8 +3,8 @@
 // objects in, bytes and plain objects out; no gRPC, no Envoy, no I/O.
 
 import { CallguardError } from './errors.js';
-import { applyEdits, encodeJsonString, parseJson } from './payload/json.js';
-import type { Edit, JsonNode } from './payload/json.js';
+import { applyEdits, encodeJsonString, parseJson, toPlainValue } from './payload/json.js';
+import type { Edit } from './payload/json.js';
 import type { CompiledPolicy, FunctionPlan, RoutePlan } from './policy/compile.js';
 import { decide } from './policy/decide.js';
 import type { Decision, Direction, FindingDecision, Principal } from './policy/types.js';
@@ -51,7 +51,7 @@ export function inspect(input: InspectInput): Inspection {
     return { decision, body, changed: false };
   }
 
-  const violations = contract.validate(toPlain(root));
+  const violations = contract.validate(toPlainValue(root));
   if (violations.length > 0) {
     const prohibited = violations.filter((v) => v.kind === 'prohibited_field');
     const chosen = prohibited.length > 0 ? prohibited : violations;
@@ -124,29 +124,4 @@ function editsFor(
 function scalarText(body: Uint8Array, start: number, end: number): string {
   const raw = Buffer.from(body.buffer, body.byteOffset + start, end - start).toString('utf8');
   return raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
-}
-
-/** The plain value ajv validates. Numbers become JS numbers (precision only matters to
- * the bytes, which are never rebuilt from this value). */
-function toPlain(n: JsonNode): unknown {
-  switch (n.kind) {
-    case 'object': {
-      // No prototype: a `__proto__` key in a body must stay an ordinary property.
-      const o = Object.create(null) as Record<string, unknown>;
-      for (const m of n.members) o[m.key] = toPlain(m.value);
-      return o;
-    }
-    case 'array':
-      return n.items.map(toPlain);
-    case 'string':
-      return n.value;
-    case 'number':
-      return Number(n.raw);
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-    case 'null':
-      return null;
-  }
 }

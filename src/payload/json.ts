@@ -675,3 +675,28 @@ export function walkJson(
     }
   }
 }
+
+/**
+ * The parsed tree as a plain JS value, numbers converted as JSON.parse converts them
+ * (precision only matters to the bytes, which are never rebuilt from this value).
+ * Object.fromEntries defines keys, so a `__proto__` key stays an ordinary property.
+ * Recursion is bounded by the depth limit the tree was parsed with.
+ */
+export function toPlainValue(node: JsonNode): unknown {
+  switch (node.kind) {
+    case 'object':
+      return Object.fromEntries(node.members.map((m) => [m.key, toPlainValue(m.value)]));
+    case 'array':
+      return node.items.map(toPlainValue);
+    case 'string':
+      return node.value;
+    case 'number':
+      return Number(node.raw);
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'null':
+      return null;
+  }
+}

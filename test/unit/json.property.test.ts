@@ -2,31 +2,18 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
 import { CallguardError } from '../../src/errors.js';
-import { applyEdits, encodeJsonString, parseJson, walkJson } from '../../src/payload/json.js';
+import {
+  applyEdits,
+  encodeJsonString,
+  parseJson,
+  toPlainValue,
+  walkJson,
+} from '../../src/payload/json.js';
 import type { Edit, JsonNode, JsonString } from '../../src/payload/json.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const OPTS = { maxDepth: 64 };
-
-function toPlain(node: JsonNode): unknown {
-  switch (node.kind) {
-    case 'object':
-      return Object.fromEntries(node.members.map((m) => [m.key, toPlain(m.value)]));
-    case 'array':
-      return node.items.map(toPlain);
-    case 'string':
-      return node.value;
-    case 'number':
-      return Number(node.raw);
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-    case 'null':
-      return null;
-  }
-}
 
 /** String.prototype.toWellFormed (ES2024, not in this project's lib): lone surrogates -> U+FFFD. */
 function wellFormed(s: string): string {
@@ -192,11 +179,11 @@ describe('parseJson properties', () => {
         const bytes = enc.encode(text);
         const root = parseJson(bytes, OPTS);
         expect(bytesEqual(applyEdits(bytes, []), bytes)).toBe(true);
-        expect(toPlain(root)).toEqual(JSON.parse(text));
+        expect(toPlainValue(root)).toEqual(JSON.parse(text));
         walkJson(root, (node) => {
           const source = bytes.subarray(node.start, node.end);
           if (node.kind === 'number') expect(dec.decode(source)).toBe(node.raw);
-          expect(JSON.parse(dec.decode(source))).toEqual(toPlain(node));
+          expect(JSON.parse(dec.decode(source))).toEqual(toPlainValue(node));
         });
       }),
     );
@@ -206,7 +193,7 @@ describe('parseJson properties', () => {
     fc.assert(
       fc.property(fc.json({ maxDepth: 4, stringUnit: 'binary' }), (text) => {
         const bytes = enc.encode(text);
-        expect(toPlain(parseJson(bytes, OPTS))).toEqual(JSON.parse(text));
+        expect(toPlainValue(parseJson(bytes, OPTS))).toEqual(JSON.parse(text));
       }),
     );
   });
@@ -234,7 +221,7 @@ describe('parseJson properties', () => {
           // Valid JSON to JSON.parse and to our own strict parser.
           const parsedOut = JSON.parse(dec.decode(out)) as unknown;
           const after = parseJson(out, OPTS);
-          expect(toPlain(after)).toEqual(parsedOut);
+          expect(toPlainValue(after)).toEqual(parsedOut);
 
           // Exactly the chosen leaves changed.
           const afterLeaves = stringLeaves(after);
@@ -308,7 +295,7 @@ describe('parseJson properties', () => {
         }
         // Never accept what JSON.parse rejects; when both accept, they agree on the value.
         if (!reference.ok) expect(ours.ok).toBe(false);
-        if (ours.ok && reference.ok) expect(toPlain(ours.node)).toEqual(reference.value);
+        if (ours.ok && reference.ok) expect(toPlainValue(ours.node)).toEqual(reference.value);
         if (ours.ok) expect(isUtf8(bytes)).toBe(true);
       }),
     );

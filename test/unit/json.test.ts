@@ -6,6 +6,7 @@ import {
   encodeJsonString,
   jsonPointer,
   parseJson,
+  toPlainValue,
   walkJson,
 } from '../../src/payload/json.js';
 import type { JsonNode, Span } from '../../src/payload/json.js';
@@ -22,31 +23,11 @@ function slice(bytes: Uint8Array, span: Span): string {
   return dec.decode(bytes.subarray(span.start, span.end));
 }
 
-/** The parsed tree as a plain JS value, numbers converted the way JSON.parse converts them. */
-function toPlain(node: JsonNode): unknown {
-  switch (node.kind) {
-    case 'object':
-      return Object.fromEntries(node.members.map((m) => [m.key, toPlain(m.value)]));
-    case 'array':
-      return node.items.map(toPlain);
-    case 'string':
-      return node.value;
-    case 'number':
-      return Number(node.raw);
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-    case 'null':
-      return null;
-  }
-}
-
 /** Every node's span (and every key's span) holds exactly the source text of that node. */
 function expectSpansMatchSource(bytes: Uint8Array, root: JsonNode): void {
   walkJson(root, (node) => {
     const text = slice(bytes, node);
-    expect(JSON.parse(text)).toEqual(toPlain(node));
+    expect(JSON.parse(text)).toEqual(toPlainValue(node));
     switch (node.kind) {
       case 'number':
         expect(text).toBe(node.raw);
@@ -107,7 +88,7 @@ describe('parseJson: valid input', () => {
   it.each(cases)('%s', (_name, text) => {
     const bytes = enc.encode(text);
     const root = parseJson(bytes, OPTS);
-    expect(toPlain(root)).toEqual(JSON.parse(text));
+    expect(toPlainValue(root)).toEqual(JSON.parse(text));
     // The root span is the text minus surrounding whitespace.
     expect(slice(bytes, root)).toBe(text.trim());
     expectSpansMatchSource(bytes, root);
@@ -163,7 +144,7 @@ describe('parseJson: valid input', () => {
     const backing = enc.encode('xxxx{"k":"é\\u0041"}yyyy');
     const view = backing.subarray(4, backing.length - 4);
     const root = parseJson(view, OPTS);
-    expect(toPlain(root)).toEqual({ k: 'éA' });
+    expect(toPlainValue(root)).toEqual({ k: 'éA' });
     expect(root).toMatchObject({ start: 0, end: view.length });
   });
 });
@@ -367,7 +348,7 @@ describe('parseJson: depth limit', () => {
   });
 
   it('counts the top-level container as depth 1; scalars have no depth', () => {
-    expect(toPlain(parseJson(enc.encode('"s"'), { maxDepth: 0 }))).toBe('s');
+    expect(toPlainValue(parseJson(enc.encode('"s"'), { maxDepth: 0 }))).toBe('s');
     expect(catchError(() => parseJson(enc.encode('[]'), { maxDepth: 0 })).code).toBe('too_deep');
     expect(() => parseJson(enc.encode('{"a":[1],"b":{"c":[]}}'), { maxDepth: 3 })).not.toThrow();
     const err = catchError(() =>

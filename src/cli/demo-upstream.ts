@@ -79,7 +79,14 @@ export async function startDemoUpstream(
       };
       received.push(got);
       onReceive?.(got);
-      const r = responses.get(path) ?? json(404, { error: 'no such function' });
+      const r =
+        path === '/whoami'
+          ? json(200, {
+              subject: req.headers['x-callguard-subject'] ?? null,
+              groups: req.headers['x-callguard-groups'] ?? null,
+              auth_method: req.headers['x-callguard-auth-method'] ?? null,
+            })
+          : (responses.get(path) ?? json(404, { error: 'no such function' }));
       const answer = () => {
         res.writeHead(r.status, r.headers);
         res.end(r.body);

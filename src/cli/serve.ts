@@ -7,12 +7,20 @@ import { startAdmin } from '../admin/server.js';
 import { startGrpc } from '../extproc/server.js';
 import { createLogger } from '../log.js';
 import { loadPolicy } from '../policy/load.js';
+import { Identifier } from '../identity/identify.js';
 
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.log.level);
   const policy = loadPolicy(config.policies);
   let draining = false;
-  const grpc = await startGrpc({ config, log, sink: new LogSink(log), policy: () => policy });
+  const identifier = new Identifier(config.identity, config.dev.groups_header);
+  const grpc = await startGrpc({
+    config,
+    log,
+    sink: new LogSink(log),
+    identifier,
+    policy: () => policy,
+  });
   const admin = await startAdmin({
     addr: config.admin_addr,
     policy: () => policy,

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
+import { ASYMMETRIC_ALGORITHMS } from '../identity/oidc.js';
+import type { OidcIssuerConfig } from '../identity/oidc.js';
 
 export interface Config {
   grpc_addr: string;
@@ -28,6 +30,37 @@ export interface Config {
      */
     groups_header: string;
   };
+  identity: IdentityConfig;
+}
+
+/** Where callguard learns who the caller is (see README "Identity"). */
+export interface IdentityConfig {
+  oidc: OidcIssuerConfig[];
+  envoy_jwt_authn?: {
+    /** `payload_in_metadata` of Envoy's jwt_authn provider(s). */
+    metadata_key: string;
+    /** If set, only payloads from these issuers are trusted. */
+    issuers?: string[];
+    groups_claim: string;
+    email_claim: string;
+    name_claim: string;
+  };
+  saml?: {
+    header: string;
+    /** IdP metadata XML file (entityID and signing certificates). */
+    idp_metadata: string;
+    audience: string;
+    clock_skew_s: number;
+    groups_attribute: string;
+    email_attribute?: string;
+    name_attribute?: string;
+  };
+  /** Timeout for discovery and JWKS fetches; keep under Envoy's message_timeout. */
+  fetch_timeout_ms: number;
+  /** Least time between two JWKS fetches caused by an unknown kid. */
+  jwks_min_refresh_ms: number;
+  /** JWKS older than this is refreshed (kept if the refresh fails). */
+  jwks_max_age_ms: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -38,7 +71,35 @@ export const DEFAULT_CONFIG: Config = {
   log: { level: 'info' },
   shutdown_grace_ms: 10_000,
   dev: { groups_header: '' },
+  identity: {
+    oidc: [],
+    fetch_timeout_ms: 1500,
+    jwks_min_refresh_ms: 30_000,
+    jwks_max_age_ms: 600_000,
+  },
 };
+
+const claimPath = { type: 'string', minLength: 1 };
+const OIDC_ISSUER_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['issuer', 'audiences'],
+  properties: {
+    issuer: { type: 'string', pattern: '^https?://' },
+    audiences: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    jwks_uri: { type: 'string', pattern: '^https?://' },
+    algorithms: {
+      type: 'array',
+      items: { enum: [...ASYMMETRIC_ALGORITHMS] },
+      minItems: 1,
+      default: ['RS256', 'ES256'],
+    },
+    clock_skew_s: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
+    groups_claim: { ...claimPath, default: 'groups' },
+    email_claim: { ...claimPath, default: 'email' },
+    name_claim: { ...claimPath, default: 'name' },
+  },
+} as const;
 
 const addr = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$' };
 const CONFIG_SCHEMA = {
@@ -69,10 +130,47 @@ const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: { groups_header: { type: 'string', pattern: '^[a-z0-9-]*$' } },
     },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        oidc: { type: 'array', items: OIDC_ISSUER_SCHEMA, default: [] },
+        envoy_jwt_authn: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            metadata_key: { type: 'string', minLength: 1, default: 'jwt_payload' },
+            issuers: { type: 'array', items: { type: 'string' } },
+            groups_claim: { ...claimPath, default: 'groups' },
+            email_claim: { ...claimPath, default: 'email' },
+            name_claim: { ...claimPath, default: 'name' },
+          },
+        },
+        saml: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['header', 'idp_metadata', 'audience'],
+          properties: {
+            header: { type: 'string', pattern: '^[a-z0-9-]+$' },
+            idp_metadata: { type: 'string', minLength: 1 },
+            audience: { type: 'string', minLength: 1 },
+            clock_skew_s: { type: 'integer', minimum: 0, maximum: 300, default: 60 },
+            groups_attribute: { type: 'string', minLength: 1, default: 'groups' },
+            email_attribute: { type: 'string' },
+            name_attribute: { type: 'string' },
+          },
+        },
+        fetch_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000, default: 1500 },
+        jwks_min_refresh_ms: { type: 'integer', minimum: 0, default: 30_000 },
+        jwks_max_age_ms: { type: 'integer', minimum: 1000, default: 600_000 },
+      },
+    },
   },
 } as const;
 
-const validate = new Ajv2020({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
+const validate = new Ajv2020({ allErrors: false, strict: true, useDefaults: true }).compile(
+  CONFIG_SCHEMA,
+);
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -115,8 +213,9 @@ export function loadConfig(
       throw new ConfigError(`${file}: ${code ? `cannot read (${code})` : (e as Error).message}`);
     }
   }
+  // A copy: ajv's useDefaults fills objects in place.
   const merged = {
-    ...DEFAULT_CONFIG,
+    ...structuredClone(DEFAULT_CONFIG),
     ...(raw as object),
   } as Config;
   // Paths in the file are relative to the file; paths from env or flags to the cwd.
@@ -137,5 +236,12 @@ export function loadConfig(
     limits: { ...DEFAULT_CONFIG.limits, ...merged.limits },
     log: { ...DEFAULT_CONFIG.log, ...merged.log },
     dev: { ...DEFAULT_CONFIG.dev, ...merged.dev },
+    identity: resolveIdentityPaths({ ...DEFAULT_CONFIG.identity, ...merged.identity }, base),
   };
+}
+
+function resolveIdentityPaths(id: IdentityConfig, base: string): IdentityConfig {
+  return id.saml
+    ? { ...id, saml: { ...id.saml, idp_metadata: resolve(base, id.saml.idp_metadata) } }
+    : id;
 }

@@ -26,6 +26,8 @@ import type {
   ProcessingResponse,
 } from './protos.js';
 import { routeHint } from './attributes.js';
+import type { Identifier } from '../identity/identify.js';
+import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
 
 export const SESSION_HEADER = 'x-callguard-session';
 
@@ -34,6 +36,7 @@ export interface ExchangeDeps {
   config: Config;
   log: Logger;
   sink: SessionSink;
+  identifier: Identifier;
   now?: () => number;
   newId?: () => string;
 }
@@ -71,10 +74,10 @@ export class Exchange {
     this.log = deps.log.child({ session_id: this.id });
   }
 
-  /** The answer to one message from Envoy. Never throws: a failure becomes a refusal. */
-  handle(msg: ProcessingRequest): ProcessingResponse {
+  /** The answer to one message from Envoy. Never rejects: a failure becomes a refusal. */
+  async handle(msg: ProcessingRequest): Promise<ProcessingResponse> {
     try {
-      if (msg.request_headers) return this.onRequestHeaders(msg, msg.request_headers);
+      if (msg.request_headers) return await this.onRequestHeaders(msg, msg.request_headers);
       if (msg.request_body) return this.onBody('request', msg.request_body);
       if (msg.response_headers) return this.onResponseHeaders(msg.response_headers);
       if (msg.response_body) return this.onBody('response', msg.response_body);
@@ -86,7 +89,10 @@ export class Exchange {
     }
   }
 
-  private onRequestHeaders(msg: ProcessingRequest, m: HttpHeaders): ProcessingResponse {
+  private async onRequestHeaders(
+    msg: ProcessingRequest,
+    m: HttpHeaders,
+  ): Promise<ProcessingResponse> {
     const h = readHeaders(m.headers);
     this.method = h.get(':method');
     this.path = h.get(':path');
@@ -112,15 +118,29 @@ export class Exchange {
       };
     }
 
-    this.principal = this.identify(h);
-    this.authorize(sel.route);
+    this.principal = await this.deps.identifier.identify({
+      headers: h,
+      metadata: dynamicMetadata(msg),
+    });
+    authorize(sel.route, this.principal);
 
-    const remove = this.deps.config.dev.groups_header
-      ? [this.deps.config.dev.groups_header, `${this.deps.config.dev.groups_header}-user`]
-      : [];
     if (m.end_of_stream) this.decided = true;
     else this.req = this.prepareSide(h, 'request');
-    return { request_headers: { response: { header_mutation: mutation([], remove) } } };
+    const { set, remove } = upstreamIdentityHeaders(
+      sel.route,
+      this.principal,
+      this.deps.identifier,
+    );
+    return {
+      request_headers: {
+        response: {
+          header_mutation: mutation(
+            set.map(([k, v]) => setHeader(k, v)),
+            remove,
+          ),
+        },
+      },
+    };
   }
 
   private onResponseHeaders(m: HttpHeaders): ProcessingResponse {
@@ -193,7 +213,10 @@ export class Exchange {
       }
       throw e;
     }
-    side.decision = result.decision;
+    side.decision = {
+      ...result.decision,
+      trace: [`caller ${describeCaller(this.principal)}`, ...result.decision.trace],
+    };
     // Lengths, paths and actions only: never a body or a value.
     this.log.debug(
       {
@@ -221,37 +244,6 @@ export class Exchange {
         },
       },
     };
-  }
-
-  private identify(h: Headers): Principal {
-    const header = this.deps.config.dev.groups_header;
-    if (!header) return ANONYMOUS;
-    const groups = h.get(header);
-    if (groups === undefined) return ANONYMOUS;
-    return {
-      subject: h.get(`${header}-user`) ?? 'dev-user',
-      groups: groups
-        .split(',')
-        .map((g) => g.trim())
-        .filter((g) => g !== ''),
-      authMethod: 'dev-header',
-    };
-  }
-
-  private authorize(route: RoutePlan): void {
-    if (this.principal.authMethod === 'anonymous' && !route.anonymous) {
-      throw new CallguardError('unauthenticated', 'this route requires an identified caller', {
-        rule: `routes.${route.name}.access`,
-      });
-    }
-    if (
-      route.requireGroups.length > 0 &&
-      !route.requireGroups.some((g) => this.principal.groups.includes(g))
-    ) {
-      throw new CallguardError('forbidden', `caller is not in a group this route requires`, {
-        rule: `routes.${route.name}.access.require_groups`,
-      });
-    }
   }
 
   /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */

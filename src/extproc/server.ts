@@ -10,12 +10,20 @@ import { safeError } from '../log.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { Exchange } from './exchange.js';
 import { loadServices } from './protos.js';
-import type { ProcessingRequest, ProcessingResponse } from './protos.js';
+import type {
+  CheckRequest,
+  CheckResponse,
+  ProcessingRequest,
+  ProcessingResponse,
+} from './protos.js';
+import { check } from './authz.js';
+import type { Identifier } from '../identity/identify.js';
 
 export interface GrpcDeps {
   config: Config;
   log: Logger;
   sink: SessionSink;
+  identifier: Identifier;
   policy(): CompiledPolicy;
 }
 
@@ -55,16 +63,44 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
           deps.log.error({ err: safeError(e), session_id: exchange.id }, 'session record failed');
         }
       };
+      // Messages are answered one at a time, in order; the stream ends only after the
+      // last answer is written.
+      let queue: Promise<void> = Promise.resolve();
       call.on('data', (msg: ProcessingRequest) => {
-        // handle() never throws: any failure is already an ImmediateResponse refusal.
-        call.write(exchange.handle(msg));
+        // handle() never rejects: any failure is already an ImmediateResponse refusal.
+        queue = queue.then(async () => {
+          const answer = await exchange.handle(msg);
+          if (!closed) call.write(answer);
+        });
       });
       call.on('end', () => {
-        close(false);
-        call.end();
+        void queue.then(() => {
+          close(false);
+          call.end();
+        });
       });
       call.on('error', () => close(true));
       call.on('cancelled', () => close(true));
+    },
+  });
+
+  server.addService(services.authorization, {
+    Check(
+      call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>,
+      cb: grpc.sendUnaryData<CheckResponse>,
+    ) {
+      open++;
+      check(deps, call.request).then(
+        (r) => {
+          open--;
+          cb(null, r);
+        },
+        (e: unknown) => {
+          open--;
+          deps.log.error({ err: safeError(e) }, 'check failed');
+          cb({ code: grpc.status.INTERNAL, details: 'internal error' });
+        },
+      );
     },
   });
 

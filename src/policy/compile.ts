@@ -24,6 +24,12 @@ export interface RoutePlan {
   fn?: FunctionPlan;
   anonymous: boolean;
   requireGroups: readonly string[];
+  /** Identity sources this route accepts (undefined = any configured). */
+  sources?: ReadonlySet<string>;
+  /** Remove the caller's `authorization` before the upstream. */
+  stripAuthorization: boolean;
+  /** Add x-callguard-subject / -groups / -auth-method for the upstream. */
+  identityHeaders: boolean;
 }
 
 export interface CompiledPolicy {
@@ -126,7 +132,10 @@ export function compilePolicy(
         public: r.public ?? false,
         anonymous: r.access?.anonymous ?? false,
         requireGroups: r.access?.require_groups ?? [],
+        stripAuthorization: r.upstream_headers?.strip_authorization ?? false,
+        identityHeaders: r.upstream_headers?.identity ?? false,
       };
+      if (r.access?.sources) plan.sources = new Set(r.access.sources);
       if (r.match.path !== undefined) plan.path = r.match.path;
       if (r.match.path_prefix !== undefined) plan.pathPrefix = r.match.path_prefix;
       if (r.match.methods) plan.methods = new Set(r.match.methods);

@@ -64,6 +64,19 @@ export const POLICY_DOCUMENT_SCHEMA = {
             properties: {
               anonymous: { type: 'boolean' },
               require_groups: { type: 'array', items: { type: 'string' } },
+              sources: {
+                type: 'array',
+                items: { enum: ['oidc', 'jwt_authn', 'saml', 'dev-header'] },
+                minItems: 1,
+              },
+            },
+          },
+          upstream_headers: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              strip_authorization: { type: 'boolean' },
+              identity: { type: 'boolean' },
             },
           },
         },
@@ -153,7 +166,12 @@ export interface RouteDoc {
   function?: string;
   public?: boolean;
   format?: 'json';
-  access?: { anonymous?: boolean; require_groups?: string[] };
+  access?: {
+    anonymous?: boolean;
+    require_groups?: string[];
+    sources?: ('oidc' | 'jwt_authn' | 'saml' | 'dev-header')[];
+  };
+  upstream_headers?: { strip_authorization?: boolean; identity?: boolean };
 }
 
 export interface RuleDoc {

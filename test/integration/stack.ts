@@ -10,18 +10,22 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { startDemoUpstream } from '../../src/cli/demo-upstream.js';
 import type { DemoUpstream } from '../../src/cli/demo-upstream.js';
 import { envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
+
+/** Envoy's bootstrap as parsed YAML; tests reach into it by path. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an Envoy bootstrap is large and loosely typed
+export type EnvoyConfig = any;
 
 export interface StackOptions {
   /** Policy paths (default: the shipped policies/). */
   policies?: string[];
   /** Extra callguard.yaml keys. */
   config?: Record<string, unknown>;
-  /** Edit the rendered Envoy config text before Envoy starts. */
-  envoyConfig?: (yaml: string) => string;
+  /** Edit the rendered Envoy config (parsed YAML) before Envoy starts. */
+  envoy?: (config: EnvoyConfig) => void;
 }
 
 export interface Stack {
@@ -191,7 +195,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     callguard: grpcPort,
     upstream: upstream.port,
   });
-  if (opts.envoyConfig) envoyYaml = opts.envoyConfig(envoyYaml);
+  if (opts.envoy) {
+    const cfg = parse(envoyYaml) as EnvoyConfig;
+    opts.envoy(cfg);
+    envoyYaml = stringify(cfg);
+  }
   writeFileSync(join(dir, 'envoy.yaml'), envoyYaml);
   const envoy = spawn(
     envoyBinary(),

@@ -101,6 +101,7 @@ describe('the shipped example policy', () => {
       'charge_card',
       'lookup_customer',
       'customer_profile',
+      'whoami',
       'public',
     ]);
     expect([...shipped.functions.keys()]).toEqual(['charge_card', 'lookup_customer']);

@@ -2,7 +2,9 @@
 // SIGTERM, and once callguard is gone Envoy fails closed.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { DEMO_RESPONSES } from '../../src/cli/demo-upstream.js';
+import { loadServices } from '../../src/extproc/protos.js';
 import { postJson, startStack } from './stack.js';
 import type { Stack } from './stack.js';
 
@@ -16,7 +18,28 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+function healthCheck(addr: string): Promise<string> {
+  const Health = grpc.makeGenericClientConstructor(loadServices().health, 'Health');
+  const client = new Health(addr, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    Check(
+      req: object,
+      cb: (err: grpc.ServiceError | null, res?: { status?: string }) => void,
+    ): void;
+  };
+  return new Promise((resolve, reject) => {
+    client.Check({}, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(res?.status ?? '');
+    });
+  });
+}
+
 describe('lifecycle', () => {
+  it('serves the standard gRPC health service', async () => {
+    expect(await healthCheck(stack.grpcAddr)).toBe('SERVING');
+  });
+
   it('drains an open stream on SIGTERM: the held response is still masked', async () => {
     const canned = DEMO_RESPONSES['/functions/lookup_customer']!;
     stack.upstream.respond('/functions/lookup_customer', { ...canned, delayMs: 800 });

@@ -33,6 +33,8 @@ export interface Stack {
   envoyAdmin: string;
   upstream: DemoUpstream;
   callguardAdmin: string;
+  /** callguard's gRPC address (ext_proc, ext_authz, health). */
+  grpcAddr: string;
   /** Everything callguard wrote to stdout and stderr so far. */
   callguardOutput(): string;
   /** Everything Envoy wrote so far. */
@@ -227,6 +229,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     envoyAdmin,
     upstream,
     callguardAdmin,
+    grpcAddr: `127.0.0.1:${grpcPort}`,
     callguardOutput,
     envoyOutput,
     stopCallguard: () => stopChild(callguard),

@@ -1,0 +1,52 @@
+// The `callguard` command as an operator runs it (the built dist/cli/main.js).
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/cli/envoy.js';
+
+const MAIN = join(PROJECT_ROOT, 'dist/cli/main.js');
+const run = (args: string[], cwd = PROJECT_ROOT) =>
+  spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', timeout: 10_000 });
+
+describe('callguard command', () => {
+  it('policy lint accepts the shipped policies', () => {
+    const r = run(['policy', 'lint', 'policies']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ok: \d+ routes, 2 functions, 4 rules$/m);
+  });
+
+  it('serve refuses to start on an invalid policy, naming file, line and problem', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'policies/bad.yaml'),
+      'rules:\n  - name: r\n    match: { level: secret }\n    action: block\n',
+    );
+    writeFileSync(
+      join(dir, 'callguard.yaml'),
+      'policies: [policies]\ngrpc_addr: 127.0.0.1:0\nadmin_addr: 127.0.0.1:0\n',
+    );
+    const r = run(['serve', '--config', join(dir, 'callguard.yaml')], dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      'callguard: policies/bad.yaml:3:21: /rules/0/match/level: unknown level "secret"\n',
+    );
+  });
+
+  it('serve refuses an invalid configuration', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    writeFileSync(join(dir, 'callguard.yaml'), 'limits: { max_depth: 0 }\n');
+    const r = run(['serve', '--config', join(dir, 'callguard.yaml')], dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('/limits/max_depth must be >= 1');
+  });
+
+  it('prints usage for an unknown command', () => {
+    const r = run(['frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('callguard serve');
+  });
+});

@@ -5,7 +5,13 @@
 import type { JsonNode, JsonString } from '../json.js';
 import type { Direction } from '../../policy/types.js';
 
-export const FORMAT_NAMES = ['json', 'openai-chat', 'openai-responses', 'anthropic', 'mcp'] as const;
+export const FORMAT_NAMES = [
+  'json',
+  'openai-chat',
+  'openai-responses',
+  'anthropic',
+  'mcp',
+] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 
 /** One function call (or its result) found in a payload. */

@@ -23,6 +23,8 @@ export interface SessionRecord {
   route?: string;
   route_via?: 'metadata' | 'path';
   function?: string;
+  /** The route's payload format (json, openai-chat, …). */
+  format?: string;
   principal: Pick<Principal, 'subject' | 'groups' | 'authMethod'>;
   outcome: Outcome;
   /** Status callguard answered with itself, when it refused the call. */

@@ -10,6 +10,8 @@ const USAGE = `usage:
   callguard serve [--config callguard.yaml] [--grpc-addr host:port] [--admin-addr host:port]
                   [--policies path[,path…]] [--log-level level]
   callguard policy lint <policy file or directory>…
+  callguard policy explain <route> <payload.json> [--policies dir[,file…]] [--direction request|response]
+                   [--groups a,b] [--function name]
   callguard stack            start the local stack (Envoy + callguard + demo endpoint)
 `;
 
@@ -46,6 +48,35 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'policy': {
       const [sub, ...paths] = rest;
+      if (sub === 'explain') {
+        const { values, positionals } = parseArgs({
+          args: paths,
+          allowPositionals: true,
+          options: {
+            policies: { type: 'string', default: 'policies' },
+            direction: { type: 'string', default: 'request' },
+            groups: { type: 'string', default: '' },
+            function: { type: 'string' },
+          },
+        });
+        const [route, payloadFile] = positionals;
+        if (
+          !route ||
+          !payloadFile ||
+          (values.direction !== 'request' && values.direction !== 'response')
+        )
+          break;
+        const { explain } = await import('./explain.js');
+        const r = explain(loadPolicy(values.policies.split(',')), {
+          route,
+          payloadFile,
+          direction: values.direction,
+          groups: values.groups.split(',').filter((g) => g !== ''),
+          function: values.function,
+        });
+        process.stdout.write(r.text);
+        return r.exitCode;
+      }
       if (sub !== 'lint' || paths.length === 0) break;
       const p = loadPolicy(paths);
       process.stdout.write(

@@ -2,7 +2,9 @@
 // gRPC and admin servers, and drain on SIGTERM/SIGINT.
 
 import { LogSink } from '../audit/record.js';
+import { ConfigError, readTokenKeys } from '../config/config.js';
 import type { Config } from '../config/config.js';
+import { Tokenizer } from '../enforce/tokenize.js';
 import { startAdmin } from '../admin/server.js';
 import { startGrpc } from '../extproc/server.js';
 import { createLogger } from '../log.js';
@@ -14,11 +16,17 @@ export async function serve(config: Config): Promise<void> {
   const policy = loadPolicy(config.policies);
   let draining = false;
   const identifier = new Identifier(config.identity, config.dev.groups_header);
+  const keys = readTokenKeys(config.tokenize);
+  if (policy.needsTokenKeys && keys.length === 0) {
+    throw new ConfigError('the policy tokenizes or detokenizes, but tokenize.keys is empty');
+  }
+  const tokenizer = keys.length > 0 ? new Tokenizer(keys) : undefined;
   const grpc = await startGrpc({
     config,
     log,
     sink: new LogSink(log),
     identifier,
+    tokenizer,
     policy: () => policy,
   });
   const admin = await startAdmin({

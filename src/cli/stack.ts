@@ -5,6 +5,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDemoUpstream } from './demo-upstream.js';
 import { ensureEnvoy, PROJECT_ROOT } from './envoy.js';
@@ -72,6 +74,7 @@ export const DEMO_CHARGE =
 
 export async function runStack(): Promise<void> {
   const envoyBin = ensureEnvoy(say);
+  ensureDevTokenKey();
   let quiet = true; // the demo calls below print their own lines
   const upstream = await startDemoUpstream(8081, (r) => {
     if (!quiet)
@@ -140,4 +143,13 @@ export async function runStack(): Promise<void> {
   say(`charge_card with card.cvv → ${bad.status} ${bad.body}`);
   quiet = false;
   say('try the curls in README.md; Ctrl-C stops everything');
+}
+
+/** The development token key callguard.yaml names, made once (random, never committed). */
+function ensureDevTokenKey(): void {
+  const file = join(PROJECT_ROOT, '.cache', 'dev-token.key');
+  if (existsSync(file)) return;
+  mkdirSync(join(PROJECT_ROOT, '.cache'), { recursive: true });
+  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  say('wrote a random development token key to .cache/dev-token.key');
 }

@@ -31,6 +31,16 @@ export interface Config {
     groups_header: string;
   };
   identity: IdentityConfig;
+  /** Keys for the tokenize action and detokenize routes; the first makes new tokens. */
+  tokenize: { keys: TokenKeyConfig[] };
+}
+
+export interface TokenKeyConfig {
+  id: string;
+  /** Environment variable holding the base64 secret (≥ 32 bytes decoded). */
+  secret_env?: string;
+  /** File holding the base64 secret. */
+  secret_file?: string;
 }
 
 /** Where callguard learns who the caller is (see README "Identity"). */
@@ -77,6 +87,7 @@ export const DEFAULT_CONFIG: Config = {
     jwks_min_refresh_ms: 30_000,
     jwks_max_age_ms: 600_000,
   },
+  tokenize: { keys: [] },
 };
 
 const claimPath = { type: 'string', minLength: 1 };
@@ -165,6 +176,26 @@ const CONFIG_SCHEMA = {
         jwks_max_age_ms: { type: 'integer', minimum: 1000, default: 600_000 },
       },
     },
+    tokenize: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        keys: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id'],
+            properties: {
+              id: { type: 'string', pattern: '^[a-z0-9]{1,8}$' },
+              secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+              secret_file: { type: 'string', minLength: 1 },
+            },
+          },
+          default: [],
+        },
+      },
+    },
   },
 } as const;
 
@@ -237,6 +268,11 @@ export function loadConfig(
     log: { ...DEFAULT_CONFIG.log, ...merged.log },
     dev: { ...DEFAULT_CONFIG.dev, ...merged.dev },
     identity: resolveIdentityPaths({ ...DEFAULT_CONFIG.identity, ...merged.identity }, base),
+    tokenize: {
+      keys: (merged.tokenize?.keys ?? []).map((k) =>
+        k.secret_file ? { ...k, secret_file: resolve(base, k.secret_file) } : k,
+      ),
+    },
   };
 }
 
@@ -244,4 +280,34 @@ function resolveIdentityPaths(id: IdentityConfig, base: string): IdentityConfig 
   return id.saml
     ? { ...id, saml: { ...id.saml, idp_metadata: resolve(base, id.saml.idp_metadata) } }
     : id;
+}
+
+/** The token keys' secrets, read from the environment or files named in the config. */
+export function readTokenKeys(
+  cfg: Config['tokenize'],
+  env: NodeJS.ProcessEnv = process.env,
+): { id: string; secret: Buffer }[] {
+  return cfg.keys.map((k) => {
+    if ((k.secret_env === undefined) === (k.secret_file === undefined)) {
+      throw new ConfigError(`tokenize key ${k.id}: set exactly one of secret_env and secret_file`);
+    }
+    let b64: string | undefined;
+    if (k.secret_env) b64 = env[k.secret_env];
+    else if (k.secret_file) {
+      try {
+        b64 = readFileSync(k.secret_file, 'utf8');
+      } catch (e) {
+        throw new ConfigError(
+          `tokenize key ${k.id}: cannot read secret_file (${(e as NodeJS.ErrnoException).code})`,
+        );
+      }
+    }
+    const secret = Buffer.from((b64 ?? '').trim(), 'base64');
+    if (secret.length < 32) {
+      throw new ConfigError(
+        `tokenize key ${k.id}: the secret must be base64 of at least 32 bytes (${k.secret_env ? `$${k.secret_env}` : 'secret_file'})`,
+      );
+    }
+    return { id: k.id, secret };
+  });
 }

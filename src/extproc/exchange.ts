@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { CallguardError, errorBody } from '../errors.js';
 import { inspect } from '../engine.js';
+import { StreamInspector } from '../streaming.js';
 import type { CompiledPolicy, FunctionPlan, RoutePlan } from '../policy/compile.js';
 import { selectRoute } from '../policy/routes.js';
 import { ANONYMOUS } from '../policy/types.js';
@@ -27,6 +28,7 @@ import type {
 } from './protos.js';
 import { routeHint } from './attributes.js';
 import type { Identifier } from '../identity/identify.js';
+import type { Tokenizer } from '../enforce/tokenize.js';
 import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
 
 export const SESSION_HEADER = 'x-callguard-session';
@@ -37,6 +39,7 @@ export interface ExchangeDeps {
   log: Logger;
   sink: SessionSink;
   identifier: Identifier;
+  tokenizer?: Tokenizer | undefined;
   now?: () => number;
   newId?: () => string;
 }
@@ -45,6 +48,8 @@ interface Side {
   encoding: Encoding;
   inspect: boolean;
   decision?: Decision;
+  /** A text/event-stream answer, inspected event by event (STREAMED). */
+  stream?: StreamInspector;
 }
 
 export class Exchange {
@@ -64,6 +69,8 @@ export class Exchange {
   private modified = false;
   private error: SessionRecord['error'];
   private upstreamStatus: number | undefined;
+  /** Call ids → function names from the request, for the response's tool results. */
+  private names: ReadonlyMap<string, string> | undefined;
   private finished = false;
   /** The request side has been answered (its headers ended it, or its body was judged). */
   private decided = false;
@@ -147,10 +154,68 @@ export class Exchange {
     const h = readHeaders(m.headers);
     const status = Number(h.get(':status'));
     if (Number.isFinite(status)) this.upstreamStatus = status;
+    const session = setHeader(SESSION_HEADER, this.id);
+    if (!m.end_of_stream && this.route && this.policy && isEventStream(h)) {
+      // Streamed answers are inspected event by event as they arrive, never buffered whole.
+      if (parseEncoding(h.get('content-encoding')) !== 'identity') {
+        throw new CallguardError(
+          'unsupported_encoding',
+          'a compressed event stream cannot be inspected',
+          {
+            rule: 'http.content_encoding',
+            status: 502,
+          },
+        );
+      }
+      this.res = {
+        encoding: 'identity',
+        inspect: true,
+        stream: new StreamInspector({
+          policy: this.policy,
+          route: this.route,
+          fn: this.fn,
+          principal: this.principal,
+          direction: 'response',
+          maxDepth: this.deps.config.limits.max_depth,
+          tokenizer: this.deps.tokenizer,
+          names: this.names,
+        }),
+      };
+      return {
+        response_headers: {
+          // Event lengths change when values are masked: the body becomes chunked.
+          response: { header_mutation: mutation([session], ['content-length']) },
+        },
+        mode_override: { response_body_mode: 'STREAMED' },
+      };
+    }
     if (!m.end_of_stream) this.res = this.prepareSide(h, 'response');
     return {
       response_headers: {
-        response: { header_mutation: mutation([setHeader(SESSION_HEADER, this.id)]) },
+        response: { header_mutation: mutation([session]) },
+      },
+    };
+  }
+
+  /** One chunk of a streamed answer: what is safe to release of it goes on. */
+  private onStreamChunk(stream: StreamInspector, m: HttpBody): ProcessingResponse {
+    const raw = Buffer.from(m.body ?? Buffer.alloc(0));
+    const out = stream.push(raw, m.end_of_stream === true);
+    this.res.decision = stream.decision();
+    if (out.stopped && stream.error && !this.error) {
+      this.outcome = 'denied';
+      const e = stream.error;
+      this.error = { code: e.code, status: e.status, paths: e.paths, rule: e.rule ?? null };
+    }
+    if (stream.changed) this.modified = true;
+    if (Buffer.compare(out.body, raw) === 0) return { response_body: { response: {} } };
+    return {
+      response_body: {
+        response: {
+          status: 'CONTINUE_AND_REPLACE',
+          body_mutation:
+            out.body.length > 0 ? { body: Buffer.from(out.body) } : { clear_body: true },
+        },
       },
     };
   }
@@ -185,6 +250,7 @@ export class Exchange {
     const key = direction === 'request' ? 'request_body' : 'response_body';
     if (!this.route || !this.policy) throw new TypeError(`${key} before request headers`);
     if (direction === 'request') this.decided = true;
+    if (side.stream) return this.onStreamChunk(side.stream, m);
     const raw = Buffer.from(m.body ?? Buffer.alloc(0));
     if (!side.inspect || raw.length === 0) return { [key]: { response: {} } };
     const limit = this.deps.config.limits.max_body_bytes;
@@ -205,6 +271,8 @@ export class Exchange {
         direction,
         body,
         maxDepth: this.deps.config.limits.max_depth,
+        tokenizer: this.deps.tokenizer,
+        names: this.names,
       });
     } catch (e) {
       if (e instanceof CallguardError && direction === 'response' && e.status < 500) {
@@ -213,6 +281,7 @@ export class Exchange {
       }
       throw e;
     }
+    if (direction === 'request') this.names = result.names;
     side.decision = {
       ...result.decision,
       trace: [`caller ${describeCaller(this.principal)}`, ...result.decision.trace],
@@ -292,6 +361,7 @@ export class Exchange {
     if (this.route) record.route = this.route.name;
     if (this.routeVia) record.route_via = this.routeVia;
     if (this.fn) record.function = this.fn.name;
+    if (this.route) record.format = this.route.format;
     if (this.error) record.error = this.error;
     if (this.upstreamStatus !== undefined) record.upstream_status = this.upstreamStatus;
     if (this.req.decision) record.request = this.req.decision;
@@ -299,4 +369,8 @@ export class Exchange {
     this.deps.sink.submit(record);
     return record;
   }
+}
+
+function isEventStream(h: Headers): boolean {
+  return parseContentType(h.get('content-type'))?.type === 'text/event-stream';
 }

@@ -18,12 +18,14 @@ import type {
 } from './protos.js';
 import { check } from './authz.js';
 import type { Identifier } from '../identity/identify.js';
+import type { Tokenizer } from '../enforce/tokenize.js';
 
 export interface GrpcDeps {
   config: Config;
   log: Logger;
   sink: SessionSink;
   identifier: Identifier;
+  tokenizer?: Tokenizer | undefined;
   policy(): CompiledPolicy;
 }
 

@@ -8,6 +8,9 @@ import type { CompiledRule, DecisionDefaults } from './decide.js';
 import { DEFAULT_LEVELS, Levels } from './levels.js';
 import type { ActionDoc, PolicyDocument, RuleDoc } from './schema.js';
 import type { Action, Direction } from './types.js';
+import { BUILTIN_DETECTORS, compileDetectors } from '../detect/index.js';
+import type { CompiledDetectors, CustomDetectorConfig } from '../detect/index.js';
+import type { FormatName } from '../payload/formats/types.js';
 
 export interface FunctionPlan {
   name: string;
@@ -30,6 +33,11 @@ export interface RoutePlan {
   stripAuthorization: boolean;
   /** Add x-callguard-subject / -groups / -auth-method for the upstream. */
   identityHeaders: boolean;
+  format: FormatName;
+  /** The detectors this route runs over free text and untagged fields (none: undefined). */
+  detectors?: CompiledDetectors;
+  /** Groups whose requests get tokens restored (detokenize). */
+  detokenize?: ReadonlySet<string>;
 }
 
 export interface CompiledPolicy {
@@ -39,6 +47,8 @@ export interface CompiledPolicy {
   functions: ReadonlyMap<string, FunctionPlan>;
   rules: readonly CompiledRule[];
   defaults: DecisionDefaults;
+  /** Some rule tokenizes or some route detokenizes: token keys are required. */
+  needsTokenKeys: boolean;
 }
 
 /** A compile problem, located by document and JSON Pointer; the loader adds file:line. */
@@ -108,6 +118,31 @@ export function compilePolicy(
     }
   }
 
+  const custom: CustomDetectorConfig[] = [];
+  for (const { source, doc } of docs) {
+    (doc.detectors?.custom ?? []).forEach((c, i) => {
+      if (!levels.has(c.level)) {
+        throw new PolicyCompileError(
+          `unknown level "${c.level}"`,
+          source,
+          `/detectors/custom/${i}/level`,
+        );
+      }
+      custom.push(c);
+    });
+  }
+  const detectorIds = new Set([...BUILTIN_DETECTORS.map((d) => d.id), ...custom.map((c) => c.id)]);
+  try {
+    // Custom patterns are compiled here (RE2): a bad one is a load error, not a request error.
+    compileDetectors({ enabled: [], custom });
+  } catch (e) {
+    throw new PolicyCompileError(
+      `custom detector: ${(e as Error).message}`,
+      docs[0]?.source ?? '',
+      '/detectors/custom',
+    );
+  }
+
   const routes: RoutePlan[] = [];
   const routesByName = new Map<string, RoutePlan>();
   for (const { source, doc } of docs) {
@@ -134,7 +169,32 @@ export function compilePolicy(
         requireGroups: r.access?.require_groups ?? [],
         stripAuthorization: r.upstream_headers?.strip_authorization ?? false,
         identityHeaders: r.upstream_headers?.identity ?? false,
+        format: r.format ?? 'json',
       };
+      if (r.detokenize) plan.detokenize = new Set(r.detokenize.groups);
+      const enabled = r.detectors?.enabled;
+      if (enabled === undefined || enabled.length > 0) {
+        for (const [id, level] of Object.entries(r.detectors?.levels ?? {})) {
+          if (!levels.has(level)) {
+            throw new PolicyCompileError(
+              `unknown level "${level}"`,
+              source,
+              `${at}/detectors/levels/${id}`,
+            );
+          }
+        }
+        for (const id of [...(enabled ?? []), ...(r.detectors?.disabled ?? [])]) {
+          if (!detectorIds.has(id)) {
+            throw new PolicyCompileError(`unknown detector "${id}"`, source, `${at}/detectors`);
+          }
+        }
+        plan.detectors = compileDetectors({
+          ...(enabled ? { enabled } : {}),
+          disabled: r.detectors?.disabled ?? [],
+          levels: r.detectors?.levels ?? {},
+          custom,
+        });
+      }
       if (r.access?.sources) plan.sources = new Set(r.access.sources);
       if (r.match.path !== undefined) plan.path = r.match.path;
       if (r.match.path_prefix !== undefined) plan.pathPrefix = r.match.path_prefix;
@@ -145,6 +205,11 @@ export function compilePolicy(
     });
   }
 
+  const contractDetectors = new Set<string>();
+  for (const fn of functions.values()) {
+    for (const c of [fn.request, fn.response])
+      for (const d of c?.detectors ?? []) contractDetectors.add(d);
+  }
   const rules: CompiledRule[] = [];
   const ruleNames = new Set<string>();
   let defaults: DecisionDefaults = { action: { type: 'block' }, record: 'masked' };
@@ -166,10 +231,25 @@ export function compilePolicy(
         );
       }
       ruleNames.add(r.name);
-      rules.push(compileRule(r, levels, routesByName, functions, source, `/rules/${i}`));
+      rules.push(
+        compileRule(
+          r,
+          levels,
+          routesByName,
+          functions,
+          detectorIds,
+          contractDetectors,
+          source,
+          `/rules/${i}`,
+        ),
+      );
     });
   }
-  return { levels, routes, routesByName, functions, rules, defaults };
+  const needsTokenKeys =
+    rules.some((r) => r.action.type === 'tokenize') ||
+    defaults.action.type === 'tokenize' ||
+    routes.some((r) => r.detokenize !== undefined);
+  return { levels, routes, routesByName, functions, rules, defaults, needsTokenKeys };
 }
 
 function list(v: string | string[] | undefined): string[] | undefined {
@@ -181,6 +261,8 @@ function compileRule(
   levels: Levels,
   routes: ReadonlyMap<string, RoutePlan>,
   functions: ReadonlyMap<string, FunctionPlan>,
+  detectorIds: ReadonlySet<string>,
+  contractDetectors: ReadonlySet<string>,
   source: string,
   at: string,
 ): CompiledRule {
@@ -236,6 +318,18 @@ function compileRule(
     }
     rule.functions = new Set(fs);
   }
+  const ds = list(m.detectors);
+  if (ds) {
+    // Contract fields name their detector with x-detector, so any name can match a
+    // contract finding; a name that is neither built in nor custom is still most likely a typo.
+    for (const d of ds) {
+      if (!detectorIds.has(d) && !contractDetectors.has(d)) {
+        throw new PolicyCompileError(`unknown detector "${d}"`, source, `${at}/match/detectors`);
+      }
+    }
+    rule.detectors = new Set(ds);
+  }
+  if (m.source !== undefined) rule.source = m.source;
   return rule;
 }
 
@@ -256,8 +350,9 @@ function toAction(a: ActionDoc, source: string, at: string): Action {
       };
     }
     case 'tokenize':
+      return { type };
     case 'hold':
-      // Planned actions: refusing them now is safer than silently treating them as allow.
+      // Planned action: refusing it now is safer than silently treating it as allow.
       throw new PolicyCompileError(`action "${type}" is not available in this version`, source, at);
   }
 }

@@ -33,11 +33,18 @@ export interface ContractViolation {
   keyword: string;
 }
 
+/** A classified value: the finding, and the node it was found at (to apply its action). */
+export interface Classified extends Finding {
+  node: JsonNode;
+}
+
 export interface CompiledContract {
   /** Where the contract came from, for messages: `<function> <direction> contract`. */
   name: string;
+  /** The x-detector names the contract uses (rules may match them). */
+  detectors: ReadonlySet<string>;
   validate(value: unknown): ContractViolation[];
-  classify(root: JsonNode, direction: Direction, levels: Levels): Finding[];
+  classify(root: JsonNode, direction: Direction, levels: Levels): Classified[];
 }
 
 export class ContractCompileError extends Error {
@@ -78,15 +85,19 @@ export function compileContract(
   } catch (e) {
     throw new ContractCompileError((e as Error).message, '');
   }
-  const root = buildView(schema, schema, '', levels, new Map());
+  const memo = new Map<object, SchemaView>();
+  const root = buildView(schema, schema, '', levels, memo);
+  const detectors = new Set<string>();
+  for (const v of memo.values()) if (v.detector !== undefined) detectors.add(v.detector);
   return {
     name,
+    detectors,
     validate(value: unknown): ContractViolation[] {
       if (validator(value)) return [];
       return (validator.errors ?? []).map(toViolation);
     },
-    classify(node: JsonNode, direction: Direction, lv: Levels): Finding[] {
-      const out: Finding[] = [];
+    classify(node: JsonNode, direction: Direction, lv: Levels): Classified[] {
+      const out: Classified[] = [];
       walk(node, [root], undefined, undefined, '', direction, lv, out);
       return out;
     },
@@ -214,7 +225,7 @@ function walk(
   path: string,
   direction: Direction,
   levels: Levels,
-  out: Finding[],
+  out: Classified[],
 ): void {
   let level = inherited;
   let detector = inheritedDetector;
@@ -258,12 +269,13 @@ function walk(
       return; // a null carries no value to protect
     default:
       if (level !== undefined && level !== levels.lowest) {
-        const f: Finding = {
+        const f: Classified = {
           direction,
           path,
           level,
           source: 'contract',
           span: { start: node.start, end: node.end },
+          node,
         };
         if (detector !== undefined) f.detector = detector;
         out.push(f);

@@ -26,6 +26,8 @@ export interface CompiledRule {
   notGroups?: ReadonlySet<string>;
   routes?: ReadonlySet<string>;
   functions?: ReadonlySet<string>;
+  detectors?: ReadonlySet<string>;
+  source?: 'contract' | 'detector';
   action: Action;
   record: RecordMode;
 }
@@ -51,7 +53,10 @@ export function ruleMatches(
   if (rule.minRank !== undefined && levels.rankOf(f.level) < rule.minRank) return false;
   if (rule.directions && !rule.directions.has(f.direction)) return false;
   if (rule.routes && !rule.routes.has(ctx.route)) return false;
-  if (rule.functions && (ctx.fn === undefined || !rule.functions.has(ctx.fn))) return false;
+  const fn = f.function ?? ctx.fn;
+  if (rule.functions && (fn === undefined || !rule.functions.has(fn))) return false;
+  if (rule.detectors && (f.detector === undefined || !rule.detectors.has(f.detector))) return false;
+  if (rule.source && f.source !== rule.source) return false;
   if (rule.groups && !ctx.principal.groups.some((g) => rule.groups?.has(g))) return false;
   if (rule.notGroups && ctx.principal.groups.some((g) => rule.notGroups?.has(g))) return false;
   return true;

@@ -24,6 +24,30 @@ export const POLICY_DOCUMENT_SCHEMA = {
         record: { enum: ['masked', 'metadata', 'none'] },
       },
     },
+    detectors: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        custom: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'level'],
+            properties: {
+              id: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+              level: { type: 'string' },
+              pattern: { type: 'string', minLength: 1 },
+              dictionary: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+              context: { type: 'array', items: { type: 'string', minLength: 1 } },
+              context_required: { type: 'boolean' },
+              min_score: { type: 'number', minimum: 0, maximum: 1 },
+            },
+            oneOf: [{ required: ['pattern'] }, { required: ['dictionary'] }],
+          },
+        },
+      },
+    },
     functions: {
       type: 'object',
       additionalProperties: {
@@ -57,7 +81,24 @@ export const POLICY_DOCUMENT_SCHEMA = {
           },
           function: { type: 'string' },
           public: { type: 'boolean' },
-          format: { enum: ['json'] },
+          format: { enum: ['json', 'openai-chat', 'openai-responses', 'anthropic', 'mcp'] },
+          detectors: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              /** Only these (built-in or custom ids); default: every built-in. */
+              enabled: { type: 'array', items: { type: 'string' } },
+              disabled: { type: 'array', items: { type: 'string' } },
+              /** Per-detector level overrides. */
+              levels: { type: 'object', additionalProperties: { type: 'string' } },
+            },
+          },
+          detokenize: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['groups'],
+            properties: { groups: { type: 'array', items: { type: 'string' }, minItems: 1 } },
+          },
           access: {
             type: 'object',
             additionalProperties: false,
@@ -107,6 +148,8 @@ export const POLICY_DOCUMENT_SCHEMA = {
               not_groups: stringList,
               routes: stringList,
               functions: stringList,
+              detectors: stringList,
+              source: { enum: ['contract', 'detector'] },
             },
           },
           action: { $ref: '#/$defs/action' },
@@ -142,8 +185,19 @@ export const POLICY_DOCUMENT_SCHEMA = {
 } as const;
 
 /** The document shape the schema admits. */
+export interface CustomDetectorDoc {
+  id: string;
+  level: string;
+  pattern?: string;
+  dictionary?: string[];
+  context?: string[];
+  context_required?: boolean;
+  min_score?: number;
+}
+
 export interface PolicyDocument {
   levels?: string[];
+  detectors?: { custom?: CustomDetectorDoc[] };
   defaults?: { action?: ActionDoc; record?: 'masked' | 'metadata' | 'none' };
   functions?: Record<string, { description?: string; request?: string; response?: string }>;
   routes?: RouteDoc[];
@@ -165,7 +219,9 @@ export interface RouteDoc {
   match: { path?: string; path_prefix?: string; methods?: string[] };
   function?: string;
   public?: boolean;
-  format?: 'json';
+  format?: 'json' | 'openai-chat' | 'openai-responses' | 'anthropic' | 'mcp';
+  detectors?: { enabled?: string[]; disabled?: string[]; levels?: Record<string, string> };
+  detokenize?: { groups: string[] };
   access?: {
     anonymous?: boolean;
     require_groups?: string[];
@@ -185,6 +241,8 @@ export interface RuleDoc {
     not_groups?: string | string[];
     routes?: string | string[];
     functions?: string | string[];
+    detectors?: string | string[];
+    source?: 'contract' | 'detector';
   };
   action: ActionDoc;
   record?: 'masked' | 'metadata' | 'none';

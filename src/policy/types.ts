@@ -28,7 +28,7 @@ export type Action =
   | MaskSpec
   | { type: 'redact' }
   | { type: 'block' }
-  // tokenize and hold are planned (later issues); a policy naming them is refused today.
+  // hold is planned (approvals); a policy naming it is refused today.
   | { type: 'tokenize' }
   | { type: 'hold' };
 
@@ -65,6 +65,8 @@ export interface Finding {
   detector?: string;
   /** Byte span of the value in the body the finding was made in. */
   span: Span;
+  /** The function whose call or result holds the value, when a format adapter names it. */
+  function?: string;
 }
 
 /** One finding with the action chosen for it and the rule that chose it. */
@@ -72,6 +74,8 @@ export interface FindingDecision extends Finding {
   action: ActionType;
   rule: string;
   record: RecordMode;
+  /** Keyed fingerprint of the value (audit search by value); never the value. */
+  fingerprint?: string;
 }
 
 export interface Decision {

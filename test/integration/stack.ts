@@ -51,6 +51,9 @@ export interface HttpResult {
   json<T = unknown>(): T;
 }
 
+/** The token key every test stack uses, so tests can make and check tokens themselves. */
+export const TEST_TOKEN_KEY = Buffer.alloc(32, 7);
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -166,7 +169,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await freePort(),
     await freePort(),
   ];
+  const keyFile = join(dir, 'token.key');
+  writeFileSync(keyFile, TEST_TOKEN_KEY.toString('base64'));
   const config = {
+    tokenize: { keys: [{ id: 'test1', secret_file: keyFile }] },
     grpc_addr: `127.0.0.1:${grpcPort}`,
     admin_addr: `127.0.0.1:${cgAdmin}`,
     policies: opts.policies ?? [join(PROJECT_ROOT, 'policies')],

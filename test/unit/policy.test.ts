@@ -84,8 +84,8 @@ describe('loading: a bad policy is refused naming file, line and problem', () =>
     },
     {
       name: 'planned action not yet available',
-      files: { 'p.yaml': 'rules:\n  - name: r\n    action: tokenize\n' },
-      expected: /^p\.yaml:3:13: \/rules\/0\/action: action "tokenize" is not available/,
+      files: { 'p.yaml': 'rules:\n  - name: r\n    action: hold\n' },
+      expected: /^p\.yaml:3:13: \/rules\/0\/action: action "hold" is not available/,
     },
   ] as { name: string; files: Record<string, string>; expected: RegExp }[])(
     '$name',

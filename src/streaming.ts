@@ -1,0 +1,442 @@
+// The engine's streaming face: a `text/event-stream` answer inspected event by event as it
+// arrives, never buffered whole. Each event's own strings are classified like any body; the
+// fragments of a longer text (deltas) are joined per channel, so a value split across events
+// is still found. A channel holds back only its tail that could still be the start of a
+// sensitive value (the current run of non-blank characters, digit groups joined by single
+// spaces, an open PEM block), bounded; everything before it is released at once. Pure: bytes
+// in, bytes out, no I/O.
+
+import { CallguardError } from './errors.js';
+import { classifyTree, replacementFor, settle } from './engine.js';
+import type { InspectInput } from './engine.js';
+import { eventDeltas } from './payload/formats/deltas.js';
+import type { Delta } from './payload/formats/deltas.js';
+import { applyEdits, encodeJsonString, parseJson } from './payload/json.js';
+import type { Edit, JsonNode } from './payload/json.js';
+import { errorEvent, parseEvent, SseSplitter, withData } from './payload/sse.js';
+import type { SseEvent } from './payload/sse.js';
+import { decide } from './policy/decide.js';
+import { actionRank } from './policy/types.js';
+import type { Action, Decision, Finding, FindingDecision } from './policy/types.js';
+
+export interface StreamLimits {
+  /** Longest event (bytes) accepted before the stream is refused. */
+  maxEventBytes: number;
+  /** Most characters a channel holds back for an unfinished value. */
+  maxHoldChars: number;
+  /** Most characters held for an open `-----BEGIN … PRIVATE KEY-----` block. */
+  maxPemHoldChars: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  maxEventBytes: 1 << 20,
+  maxHoldChars: 256,
+  maxPemHoldChars: 16_384,
+};
+
+/** Released text kept as context for the detectors (context words, word boundaries). */
+const CONTEXT_CHARS = 64;
+
+interface PendingEvent {
+  index: number;
+  /** The event's bytes after its own (non-delta) edits. */
+  raw: Uint8Array;
+  /** Its data after those edits, when it is JSON with deltas. */
+  data?: Uint8Array;
+  deltas: DeltaState[];
+}
+
+interface DeltaState {
+  delta: Delta;
+  /** Offsets of the fragment in its channel's text. */
+  start: number;
+  end: number;
+  /** The fragment as released (undefined: not yet final). */
+  final?: string;
+}
+
+/** A detector hit in a channel's text (absolute offsets). */
+interface ChannelHit {
+  start: number;
+  end: number;
+  detector: string;
+  level: string;
+}
+
+interface DecidedHit {
+  start: number;
+  end: number;
+  finding: FindingDecision;
+  action: Action;
+}
+
+interface Channel {
+  /** The channel's text from `base` on (earlier text is released and dropped). */
+  text: string;
+  base: number;
+  /** Absolute offset up to which the text is final. */
+  released: number;
+  fragments: DeltaState[];
+}
+
+export interface StreamOutput {
+  /** Bytes to forward for this chunk (may be empty while a tail is held). */
+  body: Uint8Array;
+  /** The stream was stopped (a value the policy blocks, or a broken event). */
+  stopped: boolean;
+}
+
+export class StreamInspector {
+  private readonly splitter: SseSplitter;
+  private readonly queue: PendingEvent[] = [];
+  private readonly channels = new Map<string, Channel>();
+  private readonly findings: FindingDecision[] = [];
+  private readonly trace: string[] = [];
+  private action: Decision['action'] = 'allow';
+  private events = 0;
+  private stopped = false;
+  /** Set when the stream was refused: the error to record. */
+  error: CallguardError | undefined;
+  changed = false;
+
+  constructor(
+    private readonly input: Omit<InspectInput, 'body'>,
+    private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  ) {
+    this.splitter = new SseSplitter(limits.maxEventBytes);
+  }
+
+  /** The decision so far: every finding of the stream, the strictest action. */
+  decision(): Decision {
+    return { action: this.action, findings: this.findings, trace: this.trace };
+  }
+
+  push(chunk: Uint8Array, end: boolean): StreamOutput {
+    if (this.stopped) return { body: new Uint8Array(0), stopped: true };
+    try {
+      const events = this.splitter.push(chunk);
+      if (end) {
+        const last = this.splitter.flush();
+        if (last) events.push(last);
+      }
+      for (const e of events) this.accept(e);
+      if (end) for (const ch of this.channels.values()) this.release(ch, true);
+      return { body: this.drain(), stopped: false };
+    } catch (e) {
+      return this.stop(e);
+    }
+  }
+
+  private stop(e: unknown): StreamOutput {
+    this.stopped = true;
+    let err: CallguardError;
+    if (e instanceof CallguardError) err = e;
+    else if (e instanceof RangeError)
+      err = new CallguardError('body_too_large', 'an event of the stream is too large', {
+        rule: 'limits.max_body_bytes',
+        status: 502,
+      });
+    else throw e;
+    this.error = err;
+    this.action = 'block';
+    this.trace.push(`stream stopped: ${err.code}`);
+    // Nothing held is released: it may hold the value the policy refuses.
+    this.queue.length = 0;
+    const body = JSON.stringify({
+      error: { code: err.code, message: err.message, paths: err.paths, rule: err.rule },
+    });
+    return { body: errorEvent(body), stopped: true };
+  }
+
+  private accept(e: SseEvent): void {
+    const index = this.events++;
+    const { data } = parseEvent(e.raw);
+    const pending: PendingEvent = { index, raw: e.raw, deltas: [] };
+    this.queue.push(pending);
+    if (data === undefined || data === '[DONE]') return;
+    const bytes = Buffer.from(data, 'utf8');
+    let root: JsonNode;
+    try {
+      root = parseJson(bytes, { maxDepth: this.input.maxDepth });
+    } catch (err) {
+      if (!(err instanceof CallguardError)) throw err;
+      // Data that is not JSON is text: scanned whole.
+      this.settleText(pending, data);
+      return;
+    }
+    const { deltas, ends } = eventDeltas(this.input.route.format, root);
+    const input: InspectInput = { ...this.input, body: bytes };
+    const scan = classifyTree(
+      input,
+      root,
+      bytes,
+      deltas.map((d) => d.node),
+    );
+    const prefix = `/events/${index}`;
+    for (const f of scan.collected.findings) f.path = prefix + f.path;
+    const done = settle(input, scan);
+    this.record(done.decision);
+    let dataBytes = bytes;
+    if (done.body) {
+      dataBytes = Buffer.from(done.body);
+      pending.raw = withData(e.raw, dataBytes.toString('utf8'));
+      this.changed = true;
+    }
+    if (deltas.length > 0) {
+      // Delta edits come later, on the (possibly edited) data: locate the fragments there.
+      pending.data = dataBytes;
+      const located = done.body
+        ? eventDeltas(
+            this.input.route.format,
+            parseJson(dataBytes, { maxDepth: this.input.maxDepth }),
+          ).deltas
+        : deltas;
+      for (const d of located) {
+        const ch = this.channel(d.channel);
+        const start = ch.base + ch.text.length;
+        ch.text += d.node.value;
+        const state: DeltaState = {
+          delta: { ...d, path: prefix + d.path },
+          start,
+          end: start + d.node.value.length,
+        };
+        ch.fragments.push(state);
+        pending.deltas.push(state);
+      }
+    }
+    for (const [, ch] of this.channels) this.release(ch, ends);
+  }
+
+  private channel(name: string): Channel {
+    let ch = this.channels.get(name);
+    if (!ch) this.channels.set(name, (ch = { text: '', base: 0, released: 0, fragments: [] }));
+    return ch;
+  }
+
+  /** Non-JSON data: one text, scanned and replaced whole. */
+  private settleText(pending: PendingEvent, data: string): void {
+    const hits = this.hits(data, 0);
+    if (hits.length === 0) return;
+    const text = this.rewrite(data, 0, hits, `/events/${pending.index}`);
+    pending.raw = withData(pending.raw, text);
+    this.changed = true;
+  }
+
+  private record(d: Decision): void {
+    this.findings.push(...d.findings);
+    if (actionRank(d.action) < actionRank(this.action)) this.action = d.action;
+    if (d.findings.length > 0) this.trace.push(...d.trace);
+  }
+
+  /** Releases the channel's text up to its safe point (everything, when `all`). */
+  private release(ch: Channel, all: boolean): void {
+    const total = ch.base + ch.text.length;
+    if (ch.fragments.length === 0) return;
+    const safe = all ? total : this.safePoint(ch);
+    // Whole fragments only: the last one ending at or before the safe point.
+    let cut = ch.released;
+    for (const f of ch.fragments) if (f.end <= safe) cut = f.end;
+    if (cut <= ch.released) return;
+    const from = ch.released;
+    const contextStart = Math.max(ch.base, from - CONTEXT_CHARS);
+    const scanned = ch.text.slice(contextStart - ch.base, safe - ch.base);
+    let hits = this.hits(scanned, contextStart).filter((h) => h.end > from);
+    // A value crossing the cut keeps its fragments held (unless everything is released).
+    for (;;) {
+      const crossing = hits.find((h) => h.start < cut && h.end > cut);
+      if (!crossing) break;
+      const startFrag = ch.fragments.find((f) => f.end > crossing.start);
+      cut = startFrag ? startFrag.start : from;
+      if (cut <= from) return;
+    }
+    hits = hits.filter((h) => h.end <= cut);
+    const decided = this.decideHits(hits, ch);
+    for (const f of ch.fragments) {
+      if (f.end > cut) break;
+      let text = ch.text.slice(f.start - ch.base, f.end - ch.base);
+      const own = decided.filter((h) => h.start < f.end && h.end > f.start);
+      if (own.length > 0) {
+        text = this.fragmentText(ch, f, own);
+        this.changed = true;
+      }
+      f.final = text;
+    }
+    ch.fragments = ch.fragments.filter((f) => f.final === undefined);
+    ch.released = cut;
+    const keep = Math.max(ch.base, cut - CONTEXT_CHARS);
+    ch.text = ch.text.slice(keep - ch.base);
+    ch.base = keep;
+  }
+
+  /** Where the held tail begins: the start of a run that could still grow into a value. */
+  private safePoint(ch: Channel): number {
+    const text = ch.text;
+    const total = ch.base + text.length;
+    const pem = text.lastIndexOf('-----BEGIN');
+    if (
+      pem >= 0 &&
+      text.indexOf('-----END', pem) < 0 &&
+      total - (ch.base + pem) <= this.limits.maxPemHoldChars
+    ) {
+      return ch.base + pem;
+    }
+    let i = text.length;
+    const floor = Math.max(0, text.length - this.limits.maxHoldChars, ch.released - ch.base);
+    while (i > floor) {
+      const c = text.charCodeAt(i - 1);
+      if (!isSpace(c)) {
+        i--;
+        continue;
+      }
+      // A single space or dash between digit groups (cards, IBANs, phone numbers) joins.
+      const before = text.charCodeAt(i - 2);
+      const after = text.charCodeAt(i);
+      if (c === 0x20 && isDigitLike(before) && (i === text.length || isDigitLike(after))) {
+        i--;
+        continue;
+      }
+      break;
+    }
+    return ch.base + i;
+  }
+
+  private hits(text: string, offset: number): ChannelHit[] {
+    const detectors = this.input.route.detectors;
+    if (!detectors || text.length === 0) return [];
+    return detectors
+      .scan(text, { keys: [] })
+      .filter((h) => h.level !== this.input.policy.levels.lowest)
+      .map((h) => ({
+        start: h.start + offset,
+        end: h.end + offset,
+        detector: h.detector,
+        level: h.level,
+      }));
+  }
+
+  private decideHits(hits: ChannelHit[], ch: Channel): DecidedHit[] {
+    if (hits.length === 0) return [];
+    const findings: Finding[] = hits.map((h) => {
+      const frag = ch.fragments.find((f) => f.end > h.start) ?? ch.fragments[0];
+      return {
+        direction: this.input.direction,
+        path: frag?.delta.path ?? '',
+        level: h.level,
+        source: 'detector',
+        detector: h.detector,
+        span: { start: h.start, end: h.end },
+      };
+    });
+    const { decision, actions } = decide(
+      findings,
+      this.input.policy.rules,
+      this.input.policy.defaults,
+      { route: this.input.route.name, fn: this.input.fn?.name, principal: this.input.principal },
+      this.input.policy.levels,
+    );
+    if (decision.action === 'block') {
+      const blocked = decision.findings.filter((f) => f.action === 'block');
+      throw new CallguardError('blocked', 'the streamed answer carries values the policy blocks', {
+        paths: [...new Set(blocked.map((f) => f.path))],
+        rule: [...new Set(blocked.map((f) => f.rule))].join(','),
+        status: 502,
+      });
+    }
+    if (this.input.fingerprint) {
+      const fp = this.input.fingerprint;
+      decision.findings.forEach((f, i) => {
+        const h = hits[i];
+        if (h) f.fingerprint = fp(ch.text.slice(h.start - ch.base, h.end - ch.base));
+      });
+    }
+    this.record(decision);
+    return decision.findings.map((f, i) => ({
+      start: hits[i]!.start,
+      end: hits[i]!.end,
+      finding: f,
+      action: actions.get(f)!,
+    }));
+  }
+
+  /** A fragment's released text: each hit's replacement, cut to the fragment's part of it. */
+  private fragmentText(ch: Channel, f: DeltaState, own: DecidedHit[]): string {
+    let out = '';
+    let at = f.start;
+    for (const h of own.sort((a, b) => a.start - b.start)) {
+      const s = Math.max(h.start, f.start);
+      const e = Math.min(h.end, f.end);
+      if (s < at) continue;
+      out += ch.text.slice(at - ch.base, s - ch.base);
+      const original = ch.text.slice(h.start - ch.base, h.end - ch.base);
+      const replacement =
+        h.action.type === 'allow'
+          ? original
+          : replacementFor(h.action, h.finding, original, this.input.tokenizer);
+      if (replacement.length === original.length) {
+        // Same length (mask, allow): each fragment keeps its own part, so nothing moves.
+        out += replacement.slice(s - h.start, e - h.start);
+      } else if (s === h.start) {
+        // Other lengths (redact, tokenize): the whole replacement goes where the value began.
+        out += replacement;
+      }
+      at = e;
+    }
+    return out + ch.text.slice(at - ch.base, f.end - ch.base);
+  }
+
+  /** Text scanned whole (non-JSON data): decided and replaced at once. */
+  private rewrite(text: string, base: number, hits: ChannelHit[], path: string): string {
+    const ch: Channel = {
+      text,
+      base,
+      released: 0,
+      fragments: [
+        {
+          delta: { channel: '', path, node: { kind: 'string', value: text, start: 0, end: 0 } },
+          start: base,
+          end: base + text.length,
+        },
+      ],
+    };
+    const decided = this.decideHits(hits, ch);
+    return this.fragmentText(ch, ch.fragments[0]!, decided);
+  }
+
+  /** Forwards, in order, every event whose fragments are all final. */
+  private drain(): Uint8Array {
+    const out: Uint8Array[] = [];
+    while (this.queue.length > 0) {
+      const e = this.queue[0]!;
+      if (e.deltas.some((d) => d.final === undefined)) break;
+      this.queue.shift();
+      out.push(this.render(e));
+    }
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  private render(e: PendingEvent): Uint8Array {
+    if (!e.data || e.deltas.every((d) => d.final === d.delta.node.value)) return e.raw;
+    const root = parseJson(e.data, { maxDepth: this.input.maxDepth });
+    const located = eventDeltas(this.input.route.format, root).deltas;
+    const edits: Edit[] = [];
+    located.forEach((d, i) => {
+      const state = e.deltas[i];
+      if (state?.final !== undefined && state.final !== d.node.value) {
+        edits.push({
+          start: d.node.start,
+          end: d.node.end,
+          replacement: encodeJsonString(state.final),
+        });
+      }
+    });
+    return withData(e.raw, Buffer.from(applyEdits(e.data, edits)).toString('utf8'));
+  }
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0xa0;
+}
+
+function isDigitLike(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x29 /* ) */ || c === 0x28 /* ( */ || c === 0x2b; /* + */
+}

@@ -122,20 +122,18 @@ export function shannonEntropy(s: string): number {
   return h;
 }
 
-/** How many of lower case, upper case, digits and other printable characters occur. */
+/** How many of the classes lower case, upper case and digits (ASCII) occur. */
 export function charClasses(s: string): number {
   let lower = 0;
   let upper = 0;
   let digit = 0;
-  let other = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 97 && c <= 122) lower = 1;
     else if (c >= 65 && c <= 90) upper = 1;
     else if (c >= 48 && c <= 57) digit = 1;
-    else other = 1;
   }
-  return lower + upper + digit + other;
+  return lower + upper + digit;
 }
 
 /** A real calendar date in 1900–2099. */

@@ -1,0 +1,71 @@
+// Context: words near a match, or the name of the JSON key the scanned value sits under,
+// that make a candidate more (or at all) credible. Built once per detector at compile
+// time; the word lists are escaped literals, never patterns, so the regexes are linear.
+
+/** Characters looked at before and after a match for context words. */
+export const WINDOW_BEFORE = 48;
+export const WINDOW_AFTER = 32;
+
+/** What a finder sees of one scan. */
+export interface FindEnv {
+  readonly text: string;
+  /** The innermost key name holds one of this detector's context words. */
+  readonly keyContext: boolean;
+  /**
+   * A context word is in the key name or within the window around [start, end); `lo` and
+   * `hi` clip the window (a finder passes the neighbouring candidates' ends, so one
+   * context word does not vouch for every candidate in a list).
+   */
+  context(start: number, end: number, lo?: number, hi?: number): boolean;
+}
+
+export type Emit = (start: number, end: number, score: number) => void;
+export type Finder = (env: FindEnv, emit: Emit) => void;
+
+function escapeLiteral(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+/**
+ * One case-insensitive regex for a list of context words. Inside a word, a space, `_`,
+ * `-` or `.` matches any run of those (so `date of birth` matches `date_of_birth`); a
+ * trailing plural `s` is allowed; the match must stand on word boundaries.
+ */
+export function contextRegExp(words: readonly string[]): RegExp | null {
+  const parts = words
+    .map((w) => w.trim())
+    .filter((w) => w.length > 0)
+    .sort((a, b) => b.length - a.length)
+    .map((w) =>
+      w
+        .split(/[\s_.-]+/)
+        .map(escapeLiteral)
+        .join('[\\s_.\\-]{1,3}'),
+    );
+  if (parts.length === 0) return null;
+  return new RegExp(`(?<![\\p{L}\\p{N}])(?:${parts.join('|')})s?(?![\\p{L}\\p{N}])`, 'iu');
+}
+
+/** `customerSSN` / `date_of_birth` / `api-key` → `customer ssn` / `date of birth` / `api key`. */
+export function normalizeKey(key: string): string {
+  return key
+    .replace(/([\p{Ll}\p{N}])(\p{Lu})/gu, '$1 $2')
+    .replace(/[_.\-\s]+/g, ' ')
+    .trim()
+    .toLowerCase();
+}
+
+/** Whether `re` matches just before or just after [start, end) of `text`. */
+export function nearContext(
+  re: RegExp,
+  text: string,
+  start: number,
+  end: number,
+  lo = 0,
+  hi = text.length,
+): boolean {
+  const before = text.slice(Math.max(lo, start - WINDOW_BEFORE), start);
+  if (re.test(before)) return true;
+  const after = text.slice(end, Math.min(hi, end + WINDOW_AFTER));
+  return re.test(after);
+}

@@ -1,0 +1,212 @@
+// Detectors: find sensitive values in free text and in untagged JSON string values.
+//
+// compileDetectors turns the policy's detector settings into one object whose scan() runs
+// every enabled detector over a string: all regexes (built-in and RE2) are built here,
+// once, none per scan. scan() is pure and synchronous and returns hits sorted by start
+// and non-overlapping. Where candidates overlap, the winner is chosen deterministically:
+// higher level, then longer span, then earlier start, then detector id (lexicographic).
+// See docs/detectors.md.
+
+import { DEFAULT_LEVELS } from '../policy/levels.js';
+import { BUILTIN_SPECS } from './builtin.js';
+import { contextRegExp, nearContext, normalizeKey } from './context.js';
+import type { FindEnv, Finder } from './context.js';
+import { compileCustom } from './custom.js';
+import type { CustomDetectorConfig } from './custom.js';
+
+export type { CustomDetectorConfig } from './custom.js';
+
+export interface DetectorHit {
+  /** Detector id, e.g. 'card', 'ssn', 'email'. */
+  detector: string;
+  /** Classification level (after per-route overrides). */
+  level: string;
+  /** UTF-16 offsets into the scanned text, [start, end). */
+  start: number;
+  end: number;
+  /** 0..1 confidence after context. */
+  score: number;
+}
+
+/** Enclosing JSON key names, outermost first; the innermost one is context for the value. */
+export interface ScanContext {
+  keys: readonly string[];
+}
+
+export interface CompiledDetectors {
+  /** Hits sorted by start, non-overlapping. */
+  scan(text: string, ctx: ScanContext): DetectorHit[];
+}
+
+export interface BuiltinDetector {
+  id: string;
+  level: string;
+  description: string;
+}
+
+export const BUILTIN_DETECTORS: readonly BuiltinDetector[] = Object.freeze(
+  BUILTIN_SPECS.map((s) => Object.freeze({ id: s.id, level: s.level, description: s.description })),
+);
+
+export interface CompileDetectorsOptions {
+  /** Only these ids (built-in or custom); default: every built-in and every custom. */
+  enabled?: readonly string[];
+  disabled?: readonly string[];
+  /** Per-detector level overrides. */
+  levels?: Readonly<Record<string, string>>;
+  custom: readonly CustomDetectorConfig[];
+  /**
+   * The level ladder, lowest first, used to rank overlapping hits (and to check level
+   * names when given). Default: public < internal < confidential < restricted; a level
+   * not on the default ladder then ranks below all of them.
+   */
+  ladder?: readonly string[];
+}
+
+interface Active {
+  id: string;
+  level: string;
+  rank: number;
+  contextRe: RegExp | null;
+  finder: Finder;
+  minScore: number;
+}
+
+interface Candidate {
+  d: Active;
+  start: number;
+  end: number;
+  score: number;
+}
+
+/** Built-in hits below this score are never reported. */
+const BUILTIN_MIN_SCORE = 0.5;
+
+export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetectors {
+  const custom = opts.custom ?? [];
+  const builtinIds = new Set(BUILTIN_SPECS.map((s) => s.id));
+  const compiledCustom = new Map<string, ReturnType<typeof compileCustom>>();
+  for (const c of custom) {
+    const compiled = compileCustom(c);
+    if (builtinIds.has(c.id))
+      throw new Error(`custom detector "${c.id}": the id is taken by a built-in detector`);
+    if (compiledCustom.has(c.id)) throw new Error(`custom detector "${c.id}" is defined twice`);
+    compiledCustom.set(c.id, compiled);
+  }
+  const known = (id: string): boolean => builtinIds.has(id) || compiledCustom.has(id);
+  const checkIds = (what: string, ids: Iterable<string>): void => {
+    for (const id of ids) if (!known(id)) throw new Error(`${what}: unknown detector "${id}"`);
+  };
+  if (opts.enabled) checkIds('detectors.enabled', opts.enabled);
+  if (opts.disabled) checkIds('detectors.disabled', opts.disabled);
+  if (opts.levels) checkIds('detectors.levels', Object.keys(opts.levels));
+
+  const ladder = opts.ladder ?? DEFAULT_LEVELS;
+  const rankOf = (id: string, level: string): number => {
+    const r = ladder.indexOf(level);
+    if (r < 0 && opts.ladder)
+      throw new Error(`detector "${id}": level "${level}" is not one of ${ladder.join(', ')}`);
+    return r;
+  };
+
+  const enabled = opts.enabled ? new Set(opts.enabled) : undefined;
+  const disabled = new Set(opts.disabled ?? []);
+  const on = (id: string): boolean => (enabled ? enabled.has(id) : true) && !disabled.has(id);
+  const levelFor = (id: string, dflt: string): string => {
+    const l = opts.levels && Object.hasOwn(opts.levels, id) ? opts.levels[id] : undefined;
+    if (l !== undefined && (typeof l !== 'string' || l.length === 0))
+      throw new Error(`detectors.levels: level of "${id}" must be a non-empty string`);
+    return l ?? dflt;
+  };
+
+  const active: Active[] = [];
+  for (const s of BUILTIN_SPECS) {
+    if (!on(s.id)) continue;
+    const level = levelFor(s.id, s.level);
+    active.push({
+      id: s.id,
+      level,
+      rank: rankOf(s.id, level),
+      contextRe: contextRegExp(s.context),
+      finder: s.compile(),
+      minScore: BUILTIN_MIN_SCORE,
+    });
+  }
+  for (const c of custom) {
+    if (!on(c.id)) continue;
+    const cc = compiledCustom.get(c.id);
+    if (!cc) continue;
+    const level = levelFor(c.id, c.level);
+    active.push({
+      id: c.id,
+      level,
+      rank: rankOf(c.id, level),
+      contextRe: contextRegExp(c.context ?? []),
+      finder: cc.finder,
+      minScore: cc.minScore,
+    });
+  }
+
+  return {
+    scan(text: string, ctx: ScanContext): DetectorHit[] {
+      if (typeof text !== 'string' || text.length === 0) return [];
+      const keys = ctx?.keys ?? [];
+      const key = keys.length > 0 ? normalizeKey(String(keys[keys.length - 1])) : '';
+      const cands: Candidate[] = [];
+      for (const d of active) {
+        const re = d.contextRe;
+        const keyContext = re !== null && key !== '' && re.test(key);
+        const env: FindEnv = {
+          text,
+          keyContext,
+          context: (start, end, lo, hi) =>
+            keyContext || (re !== null && nearContext(re, text, start, end, lo, hi)),
+        };
+        d.finder(env, (start, end, score) => {
+          if (start >= 0 && end > start && end <= text.length && score >= d.minScore)
+            cands.push({ d, start, end, score });
+        });
+      }
+      return resolveOverlaps(cands);
+    },
+  };
+}
+
+/** Higher level, then longer, then earlier, then id: negative when a beats b. */
+function precedence(a: Candidate, b: Candidate): number {
+  return (
+    b.d.rank - a.d.rank ||
+    b.end - b.start - (a.end - a.start) ||
+    a.start - b.start ||
+    (a.d.id < b.d.id ? -1 : a.d.id > b.d.id ? 1 : 0) ||
+    b.score - a.score
+  );
+}
+
+function resolveOverlaps(cands: Candidate[]): DetectorHit[] {
+  if (cands.length === 0) return [];
+  cands.sort(precedence);
+  // Accepted spans, kept sorted by start; they never overlap each other.
+  const kept: Candidate[] = [];
+  for (const c of cands) {
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((kept[mid] as Candidate).start < c.start) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = kept[lo - 1];
+    const next = kept[lo];
+    if (prev && prev.end > c.start) continue;
+    if (next && next.start < c.end) continue;
+    kept.splice(lo, 0, c);
+  }
+  return kept.map((c) => ({
+    detector: c.d.id,
+    level: c.d.level,
+    start: c.start,
+    end: c.end,
+    score: Math.round(c.score * 1000) / 1000,
+  }));
+}

@@ -77,6 +77,11 @@ function compileCard(): Finder {
       if (groups.length === 1) return;
       // A card next to other grouped digits (a date, an amount): try group-aligned windows.
       for (let i = 0; i < groups.length;) {
+        // Every printed card grouping starts with a group of four.
+        if ((groups[i] as string).length !== 4) {
+          i++;
+          continue;
+        }
         let found = 0;
         for (let j = groups.length; j > i + 1; j--) {
           if (valid(groups.slice(i, j))) {

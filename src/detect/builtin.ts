@@ -458,6 +458,8 @@ function compileGenericSecret(): Finder {
       const start = m.index + m[0].length - tok.length;
       tok = tok.replace(/[.)\]}>]+$/, '');
       if (tok.length < 12 || tok.includes('://')) return;
+      // Code, not a credential: `TOKEN_RE = /^tok_([a-z0-9]{1,24})…/`.
+      if ((tok.match(/[()[\]{}<>]/g)?.length ?? 0) >= 2) return;
       if (randomLooking(tok, 3)) emit(start, start + tok.length, 0.8);
     });
   };

@@ -77,6 +77,11 @@ function compileCard(): Finder {
       if (groups.length === 1) return;
       // A card next to other grouped digits (a date, an amount): try group-aligned windows.
       for (let i = 0; i < groups.length;) {
+        // Every printed card grouping starts with a group of four.
+        if ((groups[i] as string).length !== 4) {
+          i++;
+          continue;
+        }
         let found = 0;
         for (let j = groups.length; j > i + 1; j--) {
           if (valid(groups.slice(i, j))) {
@@ -165,22 +170,45 @@ function withNeighbours<T extends { start: number; end: number }>(
 
 // ---------------------------------------------------------------------------- e-mail
 
+/** A character of an e-mail local part (the unquoted, common subset). */
+function isLocalChar(c: number): boolean {
+  return (
+    (c >= 48 && c <= 57) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 97 && c <= 122) ||
+    c === 46 || // .
+    c === 95 || // _
+    c === 37 || // %
+    c === 43 || // +
+    c === 45 // -
+  );
+}
+
 function compileEmail(): Finder {
-  const re = /(?<![\p{L}\p{N}._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}/gu;
+  // Anchored on '@' (found with indexOf), so text without one costs a single pass.
+  const domainRe = /[A-Za-z0-9.-]{1,253}/y;
   const label = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+  const wordChar = /^[\p{L}\p{N}_]/u;
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
-      const at = m[0].indexOf('@');
-      const local = m[0].slice(0, at);
-      const domain = m[0].slice(at + 1).replace(/[.-]+$/, '');
-      if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return;
+    const text = env.text;
+    for (let at = text.indexOf('@'); at >= 0; at = text.indexOf('@', at + 1)) {
+      let start = at;
+      while (start > 0 && at - start <= 64 && isLocalChar(text.charCodeAt(start - 1))) start--;
+      if (start === at || at - start > 64) continue;
+      if (start > 0 && wordChar.test(text.slice(start - 1, start))) continue;
+      const local = text.slice(start, at);
+      if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) continue;
+      domainRe.lastIndex = at + 1;
+      const dm = domainRe.exec(text);
+      if (!dm) continue;
+      const domain = dm[0].replace(/[.-]+$/, '');
       const labels = domain.split('.');
-      if (labels.length < 2 || !labels.every((l) => label.test(l))) return;
-      if (!/^[A-Za-z]{2,63}$/.test(labels[labels.length - 1] as string)) return;
-      const end = m.index + at + 1 + domain.length;
-      if (/^[\p{L}\p{N}_]/u.test(env.text.slice(end, end + 1))) return;
-      emit(m.index, end, 0.9);
-    });
+      if (labels.length < 2 || !labels.every((l) => label.test(l))) continue;
+      if (!/^[A-Za-z]{2,63}$/.test(labels[labels.length - 1] as string)) continue;
+      const end = at + 1 + domain.length;
+      if (wordChar.test(text.slice(end, end + 1))) continue;
+      emit(start, end, 0.9);
+    }
   };
 }
 
@@ -258,16 +286,34 @@ function compileIpv4(): Finder {
   };
 }
 
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
 function compileIpv6(): Finder {
+  // Anchored on ':' (found with indexOf): back up over at most 4 hex digits, then match.
   const re =
-    /(?<![\p{L}\p{N}_:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![\p{L}\p{N}_:]|\.\d)/gu;
+    /(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![\p{L}\p{N}_:]|\.\d)/uy;
+  const before = /^[\p{L}\p{N}_:.]/u;
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    const text = env.text;
+    let tried = -1;
+    for (let p = text.indexOf(':'); p >= 0; p = text.indexOf(':', p + 1)) {
+      let start = p;
+      while (start > 0 && p - start < 4 && isHex(text.charCodeAt(start - 1))) start--;
+      if (start <= tried) continue;
+      tried = start;
+      if (start > 0 && before.test(text.slice(start - 1, start))) continue;
+      re.lastIndex = start;
+      const m = re.exec(text);
+      if (!m) continue;
       const s = m[0];
-      if (isIP(s) !== 6 || !/\d/.test(s)) return;
-      if (s.split(/[:.]/).filter((g) => g.length > 0).length < 2) return;
-      emit(m.index, m.index + s.length, 0.8);
-    });
+      p = start + s.length - 1;
+      tried = p;
+      if (isIP(s) !== 6 || !/\d/.test(s)) continue;
+      if (s.split(/[:.]/).filter((g) => g.length > 0).length < 2) continue;
+      emit(start, start + s.length, 0.8);
+    }
   };
 }
 
@@ -298,6 +344,7 @@ function compileDob(): Finder {
     'giu',
   );
   return (env, emit) => {
+    if (!env.anyContext()) return;
     const dates: { start: number; end: number }[] = [];
     eachMatch(re, env.text, (m) => {
       const n = (i: number): number => Number(m[i]);
@@ -337,10 +384,13 @@ function compilePrivateKey(): Finder {
   const MAX_BLOCK = 32768;
   return (env, emit) => {
     const text = env.text;
+    // Labels with no END marker anywhere after some point: later BEGINs need not look again.
+    const noEnd = new Set<string>();
     eachMatch(begin, text, (m) => {
       const after = m.index + m[0].length;
       const endMarker = `-----END ${m[1]}-----`;
-      const e = text.indexOf(endMarker, after);
+      const e = noEnd.has(endMarker) ? -1 : text.indexOf(endMarker, after);
+      if (e < 0) noEnd.add(endMarker);
       if (e >= 0 && e - after <= MAX_BLOCK) {
         emit(m.index, e + endMarker.length, 0.99);
         begin.lastIndex = e + endMarker.length;
@@ -352,6 +402,7 @@ function compilePrivateKey(): Finder {
       let end = after + (b?.[0].length ?? 0);
       while (end > after && /\s/.test(text[end - 1] as string)) end--;
       emit(m.index, end, 0.9);
+      begin.lastIndex = Math.max(end, after);
     });
   };
 }
@@ -387,7 +438,7 @@ const SECRET_WORDS = [
 function compileGenericSecret(): Finder {
   // "<secret word>[suffix] [is|:|=|=>] [quote]<token>"; the token is group 1, at the end.
   const near =
-    /(?<![\p{L}\p{N}])(?:password|passwd|pwd|passphrase|secret|token|api[_ -]?key|apikey|access[_ -]?key|private[_ -]?key|client[_ -]?secret|credentials?|auth[_ -]?token|authorization|bearer)[\p{L}\p{N}_-]{0,32}["'`]?\s{0,3}(?:[:=]|=>|is|was)?\s{0,3}["'`]?([^\s"'`,;]{8,512})/giu;
+    /\b(?:password|passwd|pwd|passphrase|secret|token|api[_ -]?key|apikey|access[_ -]?key|private[_ -]?key|client[_ -]?secret|credentials?|auth[_ -]?token|authorization|bearer)[A-Za-z0-9_-]{0,32}["'`]?\s{0,3}(?:[:=]|=>|is|was)?\s{0,3}["'`]?([^\s"'`,;]{8,512})/gi;
   const scheme = /^(?:bearer|basic|token)\s+/i;
   return (env, emit) => {
     const text = env.text;
@@ -407,6 +458,8 @@ function compileGenericSecret(): Finder {
       const start = m.index + m[0].length - tok.length;
       tok = tok.replace(/[.)\]}>]+$/, '');
       if (tok.length < 12 || tok.includes('://')) return;
+      // Code, not a credential: `TOKEN_RE = /^tok_([a-z0-9]{1,24})…/`.
+      if ((tok.match(/[()[\]{}<>]/g)?.length ?? 0) >= 2) return;
       if (randomLooking(tok, 3)) emit(start, start + tok.length, 0.8);
     });
   };

@@ -17,6 +17,8 @@ export interface FindEnv {
    * context word does not vouch for every candidate in a list).
    */
   context(start: number, end: number, lo?: number, hi?: number): boolean;
+  /** A context word is in the key name or anywhere in the text (a cheap pre-check). */
+  anyContext(): boolean;
 }
 
 export type Emit = (start: number, end: number, score: number) => void;

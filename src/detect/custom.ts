@@ -6,11 +6,15 @@
 import { createRequire } from 'node:module';
 import type { Finder } from './context.js';
 
-// `re2` is a CommonJS addon (`export =`); load it as such.
+// `re2` is a CommonJS addon (`export =`), loaded on first use: a policy without custom
+// detectors does not need the native module at all.
 // eslint-disable-next-line @typescript-eslint/consistent-type-imports -- a type-only default import of an `export =` module needs allowSyntheticDefaultImports
 type RE2Constructor = typeof import('re2');
 type RE2 = InstanceType<RE2Constructor>;
-const RE2 = createRequire(import.meta.url)('re2') as RE2Constructor;
+let re2Constructor: RE2Constructor | undefined;
+function loadRe2(): RE2Constructor {
+  return (re2Constructor ??= createRequire(import.meta.url)('re2') as RE2Constructor);
+}
 
 export interface CustomDetectorConfig {
   id: string;
@@ -43,6 +47,7 @@ function fail(id: string, msg: string): never {
 }
 
 function compileRe2(id: string, what: string, source: string): RE2 {
+  const RE2 = loadRe2();
   let re: RE2;
   try {
     re = new RE2(source, 'gu');

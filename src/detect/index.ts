@@ -156,9 +156,11 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       for (const d of active) {
         const re = d.contextRe;
         const keyContext = re !== null && key !== '' && re.test(key);
+        let any: boolean | undefined;
         const env: FindEnv = {
           text,
           keyContext,
+          anyContext: () => (any ??= keyContext || (re !== null && re.test(text))),
           context: (start, end, lo, hi) =>
             keyContext || (re !== null && nearContext(re, text, start, end, lo, hi)),
         };

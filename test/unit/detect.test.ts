@@ -228,6 +228,7 @@ const invalid: Case[] = [
   ['secret word, plain word after', 'the token expired yesterday', [], []],
   ['secret word, long plain word after', 'password requirements are strict', [], []],
   ['token type field', 'Bearer', ['token_type'], []],
+  ['source code after a secret word', 'const TOKEN_RE = /^tok_([a-z0-9]{1,24})_/;', [], []],
   ['identifier under a secret key', 'client_secret_basic', ['token_endpoint_auth_method'], []],
   ['url under a token key', 'https://example.com/oauth/token', ['token_url'], []],
 ];

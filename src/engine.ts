@@ -427,6 +427,9 @@ export function replacementFor(
       return redactPlaceholder(f.level, fieldLabel(f.path, f.detector));
     case 'tokenize': {
       if (!tokenizer) throw new TypeError('tokenize action without a tokenizer');
+      // A value that already is one of our tokens (a model passing a token back) stays as
+      // it is: tokenizing it again would hide the value behind two layers.
+      if (tokenizer.owns(original)) return original;
       return tokenizer.tokenize(original, tokenKind(f));
     }
     case 'allow':

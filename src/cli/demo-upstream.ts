@@ -3,7 +3,7 @@
 // with fixed JSON that carries sensitive values of its own (so response masking shows).
 
 import { createServer } from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -19,13 +19,19 @@ export interface CannedResponse {
   body: string | Buffer;
   /** Answer only after this long (tests of streams held open). */
   delayMs?: number;
+  /** A streamed answer (text/event-stream): these pieces, written one by one. */
+  chunks?: { data: string; delayMs: number }[];
 }
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 
 export interface DemoUpstream {
   port: number;
   received: Received[];
   /** Override the answer for a path (tests). */
   respond(path: string, r: CannedResponse): void;
+  /** Answer a path with code (tests: a real MCP server behind Envoy). */
+  handle(path: string, h: Handler): void;
   close(): Promise<void>;
 }
 
@@ -66,6 +72,7 @@ export async function startDemoUpstream(
 ): Promise<DemoUpstream> {
   const received: Received[] = [];
   const responses = new Map(Object.entries(DEMO_RESPONSES));
+  const handlers = new Map<string, Handler>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -79,6 +86,11 @@ export async function startDemoUpstream(
       };
       received.push(got);
       onReceive?.(got);
+      const handler = handlers.get(path);
+      if (handler) {
+        handler(req, res, got.body);
+        return;
+      }
       const r =
         path === '/whoami'
           ? json(200, {
@@ -89,7 +101,23 @@ export async function startDemoUpstream(
           : (responses.get(path) ?? json(404, { error: 'no such function' }));
       const answer = () => {
         res.writeHead(r.status, r.headers);
-        res.end(r.body);
+        if (!r.chunks) {
+          res.end(r.body);
+          return;
+        }
+        const pieces = [...r.chunks];
+        const next = () => {
+          const p = pieces.shift();
+          if (!p) {
+            res.end();
+            return;
+          }
+          setTimeout(() => {
+            res.write(p.data);
+            next();
+          }, p.delayMs);
+        };
+        next();
       };
       if (r.delayMs) setTimeout(answer, r.delayMs);
       else answer();
@@ -103,6 +131,7 @@ export async function startDemoUpstream(
     port: (server.address() as AddressInfo).port,
     received,
     respond: (path, r) => responses.set(path, r),
+    handle: (path, h) => handlers.set(path, h),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

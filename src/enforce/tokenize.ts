@@ -72,6 +72,18 @@ export class Tokenizer {
     return `tok_${kind}_${k.id}_${Buffer.concat([iv, ct, c.getAuthTag()]).toString('base64url')}`;
   }
 
+  /** True when `text` is, whole, a token one of our keys made (and it verifies). */
+  owns(text: string): boolean {
+    if (!text.startsWith('tok_')) return false;
+    try {
+      this.detokenize(text);
+      return true;
+    } catch (e) {
+      if (e instanceof TokenError) return false;
+      throw e;
+    }
+  }
+
   /** The value and kind of a token; TokenError for anything not made by our keys. */
   detokenize(token: string): { value: string; kind: string } {
     const m = TOKEN_RE.exec(token);

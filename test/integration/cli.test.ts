@@ -15,7 +15,33 @@ describe('callguard command', () => {
   it('policy lint accepts the shipped policies', () => {
     const r = run(['policy', 'lint', 'policies']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^ok: \d+ routes, 2 functions, 4 rules$/m);
+    expect(r.stdout).toMatch(/^ok: 10 routes, 3 functions, 8 rules$/m);
+  });
+
+  it('policy explain prints each finding, its rule, and the payload as it would be forwarded', () => {
+    const r = run([
+      'policy',
+      'explain',
+      'openai_chat',
+      'test/fixtures/llm/chat-request.json',
+      '--groups',
+      'agents',
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      /^route openai_chat \(format openai-chat\), request, groups \[agents\]$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^ {2}\/messages\/1\/tool_calls\/0\/function\/arguments#\/card_number {2}level=confidential {2}source=contract {2}detector=card {2}action=tokenize {2}rule=llm-confidential-tokenized$/m,
+    );
+    expect(r.stdout).toMatch(/detector=email {2}action=mask {2}rule=llm-email-masked/);
+    const forwarded = r.stdout.split('forwarded payload:\n')[1] ?? '';
+    expect(forwarded).not.toContain('4242 4242 4242 4242');
+    expect(forwarded).toMatch(/tok_card_explain_/);
+    const bad = run(['policy', 'explain', 'charge_card', 'test/fixtures/llm/chat-request.json']);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/refused: 403/);
+    expect(bad.stdout).toContain('"code": "prohibited_field"');
   });
 
   it('serve refuses to start on an invalid policy, naming file, line and problem', () => {

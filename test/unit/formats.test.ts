@@ -17,7 +17,12 @@ const agent: Principal = { subject: 'u1', groups: ['agents'], authMethod: 'dev-h
 const CARD = '4242 4242 4242 4242';
 const CARD_TOKEN = tokenizer.tokenize(CARD, 'card');
 
-function run(routeName: string, body: string, direction: Direction = 'request', extra: Partial<InspectInput> = {}) {
+function run(
+  routeName: string,
+  body: string,
+  direction: Direction = 'request',
+  extra: Partial<InspectInput> = {},
+) {
   const route = policy.routesByName.get(routeName);
   if (!route) throw new Error(`no route ${routeName}`);
   return inspect({
@@ -52,8 +57,14 @@ describe('OpenAI Chat Completions', () => {
     const out = text(r);
     expect(out).not.toContain(CARD);
     const expected = body
-      .replace(`card ${CARD}, receipt to ada@example.com`, `card ${CARD_TOKEN}, receipt to a**@*******.***`)
-      .replace(JSON.stringify(args), JSON.stringify(JSON.stringify({ invoice_id: 'inv_7', card_number: CARD_TOKEN })))
+      .replace(
+        `card ${CARD}, receipt to ada@example.com`,
+        `card ${CARD_TOKEN}, receipt to a**@*******.***`,
+      )
+      .replace(
+        JSON.stringify(args),
+        JSON.stringify(JSON.stringify({ invoice_id: 'inv_7', card_number: CARD_TOKEN })),
+      )
       .replace('\\"email\\": \\"ada@example.com\\"', '\\"email\\": \\"a**@*******.***\\"')
       .replace(`card again: ${CARD}`, `card again: ${CARD_TOKEN}`);
     expect(out).toBe(expected);
@@ -64,7 +75,9 @@ describe('OpenAI Chat Completions', () => {
 
   it('names each finding by pointer, into the arguments after #, with the function', () => {
     const r = run('openai_chat', body);
-    const paths = r.decision.findings.map((f) => `${f.path} ${f.action}${f.function ? ` ${f.function}` : ''}`);
+    const paths = r.decision.findings.map(
+      (f) => `${f.path} ${f.action}${f.function ? ` ${f.function}` : ''}`,
+    );
     expect(paths).toEqual(
       expect.arrayContaining([
         '/messages/0/content tokenize',
@@ -132,7 +145,9 @@ describe('OpenAI Responses', () => {
         '/input/2/output#/receipt_to',
       ]),
     );
-    expect(r.decision.findings.find((f) => f.path === '/input/2/output#/receipt_to')?.function).toBe('pay_invoice');
+    expect(
+      r.decision.findings.find((f) => f.path === '/input/2/output#/receipt_to')?.function,
+    ).toBe('pay_invoice');
   });
 });
 
@@ -152,7 +167,9 @@ describe('Anthropic Messages', () => {
     expect(paths).toContain('/messages/1/content/1/input/card_number');
     expect(paths).toContain('/messages/0/content');
     expect(paths).toContain('/messages/2/content/0/content/0/text');
-    expect(r.decision.findings.find((f) => f.path === '/messages/1/content/1/input/card_number')?.source).toBe('contract');
+    expect(
+      r.decision.findings.find((f) => f.path === '/messages/1/content/1/input/card_number')?.source,
+    ).toBe('contract');
   });
 });
 
@@ -166,7 +183,9 @@ describe('MCP JSON-RPC', () => {
     const result = `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"charged ${CARD}"}],"structuredContent":{"charged":"${CARD}"},"isError":false}}`;
     const res = run('mcp', result, 'response', { names: req.names });
     expect(text(res)).not.toContain(CARD);
-    const structured = res.decision.findings.find((f) => f.path === '/result/structuredContent/charged');
+    const structured = res.decision.findings.find(
+      (f) => f.path === '/result/structuredContent/charged',
+    );
     expect(structured?.function).toBe('pay_invoice');
   });
 

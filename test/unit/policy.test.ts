@@ -97,14 +97,26 @@ describe('loading: a bad policy is refused naming file, line and problem', () =>
 
 describe('the shipped example policy', () => {
   it('loads with its routes, functions and rules', () => {
+    // Files load in name order: llm.yaml, then payments.yaml.
     expect(shipped.routes.map((r) => r.name)).toEqual([
+      'openai_chat',
+      'openai_responses',
+      'anthropic_messages',
+      'mcp',
+      'pay_invoice',
       'charge_card',
       'lookup_customer',
       'customer_profile',
       'whoami',
       'public',
     ]);
-    expect([...shipped.functions.keys()]).toEqual(['charge_card', 'lookup_customer']);
+    expect([...shipped.functions.keys()]).toEqual([
+      'pay_invoice',
+      'charge_card',
+      'lookup_customer',
+    ]);
+    expect(shipped.routesByName.get('openai_chat')?.format).toBe('openai-chat');
+    expect(shipped.needsTokenKeys).toBe(true);
   });
 
   it('selects routes by Envoy metadata first, else by path and method', () => {

@@ -62,3 +62,15 @@ describe('tokens', () => {
     expect(() => new Tokenizer([])).toThrow(TypeError);
   });
 });
+
+describe('owns', () => {
+  it('recognises its own tokens only', () => {
+    const t = new Tokenizer([{ id: 'a', secret: Buffer.alloc(32, 3) }]);
+    const other = new Tokenizer([{ id: 'a', secret: Buffer.alloc(32, 4) }]);
+    const tok = t.tokenize('4242424242424242', 'card');
+    expect(t.owns(tok)).toBe(true);
+    expect(other.owns(tok)).toBe(false);
+    expect(t.owns(`${tok} `)).toBe(false);
+    expect(t.owns('4242424242424242')).toBe(false);
+  });
+});

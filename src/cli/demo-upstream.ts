@@ -92,13 +92,15 @@ export async function startDemoUpstream(
         return;
       }
       const r =
-        path === '/whoami'
-          ? json(200, {
-              subject: req.headers['x-callguard-subject'] ?? null,
-              groups: req.headers['x-callguard-groups'] ?? null,
-              auth_method: req.headers['x-callguard-auth-method'] ?? null,
-            })
-          : (responses.get(path) ?? json(404, { error: 'no such function' }));
+        path === '/v1/chat/completions' && !responses.has(path)
+          ? demoCompletion(got.body)
+          : path === '/whoami'
+            ? json(200, {
+                subject: req.headers['x-callguard-subject'] ?? null,
+                groups: req.headers['x-callguard-groups'] ?? null,
+                auth_method: req.headers['x-callguard-auth-method'] ?? null,
+              })
+            : (responses.get(path) ?? json(404, { error: 'no such function' }));
       const answer = () => {
         res.writeHead(r.status, r.headers);
         if (!r.chunks) {
@@ -138,4 +140,34 @@ export async function startDemoUpstream(
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The demo "model": a chat completion that repeats the last user message, so the local stack
+ * shows what a model behind callguard gets to see.
+ */
+function demoCompletion(body: Buffer): CannedResponse {
+  let said = '';
+  try {
+    const req = JSON.parse(body.toString('utf8')) as {
+      messages?: { role?: string; content?: unknown }[];
+    };
+    const last = [...(req.messages ?? [])].reverse().find((m) => m.role === 'user');
+    said = typeof last?.content === 'string' ? last.content : JSON.stringify(last?.content ?? '');
+  } catch {
+    said = '(not JSON)';
+  }
+  return json(200, {
+    id: 'chatcmpl-demo',
+    object: 'chat.completion',
+    created: 0,
+    model: 'demo',
+    choices: [
+      {
+        index: 0,
+        finish_reason: 'stop',
+        message: { role: 'assistant', content: `The model saw: ${said}` },
+      },
+    ],
+  });
 }

@@ -141,6 +141,19 @@ export async function runStack(): Promise<void> {
     headers,
   );
   say(`charge_card with card.cvv → ${bad.status} ${bad.body}`);
+  const chat = await post(
+    'http://127.0.0.1:10000/v1/chat/completions',
+    JSON.stringify({
+      model: 'demo',
+      messages: [
+        { role: 'user', content: 'Pay with 4242 4242 4242 4242 and mail ada@example.com' },
+      ],
+    }),
+    headers,
+  );
+  const answer = (JSON.parse(chat.body) as { choices?: { message?: { content?: string } }[] })
+    .choices?.[0]?.message?.content;
+  say(`chat completion → ${chat.status}; ${answer ?? chat.body}`);
   quiet = false;
   say('try the curls in README.md; Ctrl-C stops everything');
 }

@@ -21,7 +21,9 @@ import type { Edit, JsonNode, JsonString } from './payload/json.js';
 import type { CompiledContract } from './policy/contract.js';
 import type { CompiledPolicy, FunctionPlan, RoutePlan } from './policy/compile.js';
 import { decide } from './policy/decide.js';
+import { combineHolds } from './policy/types.js';
 import type {
+  HoldSpec,
   Action,
   Decision,
   Direction,
@@ -58,6 +60,8 @@ export interface Inspection {
   format: FormatName;
   /** Call ids → function names found in this body. */
   names: ReadonlyMap<string, string>;
+  /** For a held call: each held value masked for reviewers (keep last 2), by finding. */
+  previews: ReadonlyMap<FindingDecision, string>;
 }
 
 /** A byte document edits apply to: the body, or a JSON document carried in a string. */
@@ -127,6 +131,7 @@ export function inspect(input: InspectInput): Inspection {
     changed: result !== input.body,
     format: route.format,
     names: scan.names,
+    previews: done.previews,
   };
 }
 
@@ -213,7 +218,11 @@ export function classifyTree(
 export function settle(
   input: InspectInput,
   scan: TreeScan,
-): { decision: Decision; body: Uint8Array | undefined } {
+): {
+  decision: Decision;
+  body: Uint8Array | undefined;
+  previews: ReadonlyMap<FindingDecision, string>;
+} {
   const { policy, route, direction } = input;
   const out = scan.collected;
   const { decision, actions } = decide(
@@ -230,6 +239,23 @@ export function settle(
       rule: [...new Set(blocked.map((f) => f.rule))].join(','),
     });
   }
+  const previews = new Map<FindingDecision, string>();
+  if (decision.action === 'hold') {
+    const holds: HoldSpec[] = [];
+    for (const a of actions.values()) if (a.type === 'hold') holds.push(a);
+    const hold = combineHolds(holds);
+    if (hold) decision.hold = hold;
+    // Reviewers see what they approve, masked: enough to recognise, not to reuse.
+    decision.findings.forEach((f, i) => {
+      const t = out.targets[i];
+      if (t && f.action === 'hold') {
+        previews.set(
+          f,
+          maskText(valueOf(t), { type: 'mask', keep_first: 0, keep_last: 2, mask_char: '*' }),
+        );
+      }
+    });
+  }
   if (input.fingerprint) {
     const fp = input.fingerprint;
     decision.findings.forEach((f, i) => {
@@ -237,7 +263,11 @@ export function settle(
       if (t) f.fingerprint = fp(valueOf(t));
     });
   }
-  return { decision, body: applyActions(input, scan.top, out.targets, decision.findings, actions) };
+  return {
+    decision,
+    body: applyActions(input, scan.top, out.targets, decision.findings, actions),
+    previews,
+  };
 }
 
 /** Validate a call's document against its contract, classify it, and scan what is untagged. */
@@ -360,7 +390,8 @@ function applyActions(
   findings.forEach((f, i) => {
     const action = actions.get(f);
     const t = targets[i];
-    if (!action || !t || action.type === 'allow') return;
+    // A held value goes on as it is once approved: the approval is for exactly this value.
+    if (!action || !t || action.type === 'allow' || action.type === 'hold') return;
     if (t.sub && t.node.kind === 'string') {
       const original = t.node.value.slice(t.sub.start, t.sub.end);
       const text = replacementFor(action, f, original, input.tokenizer);
@@ -436,7 +467,7 @@ export function replacementFor(
       return original;
     case 'block':
     case 'hold':
-      // block is handled before edits; hold is refused at policy compile.
+      // block is refused before edits; a held value is never replaced.
       throw new TypeError(`action ${action.type} has no replacement`);
   }
 }

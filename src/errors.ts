@@ -18,6 +18,14 @@ export const ERROR_STATUS = {
   forbidden: 403,
   identity_unavailable: 503,
   no_policy: 403,
+  approval_required: 403,
+  approval_pending: 403,
+  approval_rejected: 403,
+  approval_expired: 403,
+  approval_used: 403,
+  approval_unknown: 403,
+  approval_mismatch: 403,
+  approval_unavailable: 503,
   internal: 500,
 } as const;
 
@@ -30,6 +38,8 @@ export interface ErrorDetails {
   rule?: string | undefined;
   /** A status other than the code's own (a response-side refusal is a 502). */
   status?: number | undefined;
+  /** Extra fields of the error body (an approval's id, status URL, expiry): never values. */
+  extra?: Record<string, string> | undefined;
 }
 
 export class CallguardError extends Error {
@@ -37,6 +47,7 @@ export class CallguardError extends Error {
   readonly status: number;
   readonly paths: string[];
   readonly rule: string | undefined;
+  readonly extra: Record<string, string>;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
@@ -45,6 +56,7 @@ export class CallguardError extends Error {
     this.status = details.status ?? ERROR_STATUS[code];
     this.paths = details.paths ?? [];
     this.rule = details.rule;
+    this.extra = details.extra ?? {};
   }
 }
 
@@ -56,6 +68,7 @@ export interface ErrorBody {
     paths: string[];
     rule: string | null;
     session_id: string;
+    [extra: string]: string | string[] | null;
   };
 }
 
@@ -72,6 +85,7 @@ export function errorBody(err: unknown, sessionId: string): { status: number; bo
         message: e.message,
         paths: e.paths,
         rule: e.rule ?? null,
+        ...e.extra,
         session_id: sessionId,
       },
     },

@@ -175,6 +175,7 @@ export class StreamInspector {
     const prefix = `/events/${index}`;
     for (const f of scan.collected.findings) f.path = prefix + f.path;
     const done = settle(input, scan);
+    refuseHold(done.decision);
     this.record(done.decision);
     let dataBytes = bytes;
     if (done.body) {
@@ -334,6 +335,7 @@ export class StreamInspector {
       { route: this.input.route.name, fn: this.input.fn?.name, principal: this.input.principal },
       this.input.policy.levels,
     );
+    refuseHold(decision);
     if (decision.action === 'block') {
       const blocked = decision.findings.filter((f) => f.action === 'block');
       throw new CallguardError('blocked', 'the streamed answer carries values the policy blocks', {
@@ -439,4 +441,15 @@ function isSpace(c: number): boolean {
 
 function isDigitLike(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || c === 0x29 /* ) */ || c === 0x28 /* ( */ || c === 0x2b; /* + */
+}
+
+/** A stream cannot wait for an approval: a value the policy holds stops it (fail closed). */
+function refuseHold(d: Decision): void {
+  if (d.action !== 'hold') return;
+  const held = d.findings.filter((f) => f.action === 'hold');
+  throw new CallguardError('blocked', 'a streamed answer cannot wait for an approval', {
+    paths: [...new Set(held.map((f) => f.path))],
+    rule: [...new Set(held.map((f) => f.rule))].join(','),
+    status: 502,
+  });
 }

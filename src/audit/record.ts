@@ -3,6 +3,7 @@
 // log sink writes their metadata. A record never holds a value in clear: findings carry
 // paths, levels and actions only.
 
+import type { ApprovalSummary } from '../approval/ticket.js';
 import type { Logger } from '../log.js';
 import type { Decision, Principal } from '../policy/types.js';
 
@@ -25,6 +26,8 @@ export interface SessionRecord {
   function?: string;
   /** The route's payload format (json, openai-chat, …). */
   format?: string;
+  /** A held call's approval: its id, state, who approved and when, when it was used. */
+  approval?: ApprovalSummary;
   principal: Pick<Principal, 'subject' | 'groups' | 'authMethod'>;
   outcome: Outcome;
   /** Status callguard answered with itself, when it refused the call. */

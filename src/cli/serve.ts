@@ -2,12 +2,17 @@
 // gRPC and admin servers, and drain on SIGTERM/SIGINT.
 
 import { LogSink } from '../audit/record.js';
-import { ConfigError, readTokenKeys } from '../config/config.js';
+import { Client } from '@elastic/elasticsearch';
+import { ApprovalService } from '../approval/service.js';
+import { WebhookNotifier } from '../approval/notify.js';
+import { TicketStore } from '../approval/store.js';
+import { ConfigError, readTokenKeys, readWebhookSecret } from '../config/config.js';
 import type { Config } from '../config/config.js';
 import { Tokenizer } from '../enforce/tokenize.js';
 import { startAdmin } from '../admin/server.js';
 import { startGrpc } from '../extproc/server.js';
 import { createLogger } from '../log.js';
+import type { Logger } from '../log.js';
 import { loadPolicy } from '../policy/load.js';
 import { Identifier } from '../identity/identify.js';
 
@@ -21,7 +26,9 @@ export async function serve(config: Config): Promise<void> {
     throw new ConfigError('the policy tokenizes or detokenizes, but tokenize.keys is empty');
   }
   const tokenizer = keys.length > 0 ? new Tokenizer(keys) : undefined;
+  const approvals = await startApprovals(config, log);
   const grpc = await startGrpc({
+    approvals,
     config,
     log,
     sink: new LogSink(log),
@@ -33,6 +40,13 @@ export async function serve(config: Config): Promise<void> {
     addr: config.admin_addr,
     policy: () => policy,
     draining: () => draining,
+    approvals: {
+      service: approvals,
+      identifier,
+      // The development header counts only where it is configured (the local stack).
+      sources: ['oidc', 'saml', 'jwt_authn', ...(config.dev.groups_header ? ['dev-header'] : [])],
+      log,
+    },
   });
   log.info(
     {
@@ -57,6 +71,7 @@ export async function serve(config: Config): Promise<void> {
     draining = true;
     log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
     await grpc.shutdown(config.shutdown_grace_ms);
+    approvals?.stop();
     await admin.close();
     log.info('stopped');
     log.flush();
@@ -64,4 +79,29 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The approval service over its Elasticsearch index, when one is configured. */
+async function startApprovals(config: Config, log: Logger): Promise<ApprovalService | undefined> {
+  const a = config.approvals;
+  if (!a.elasticsearch_url) return undefined;
+  const store = new TicketStore(
+    new Client({ node: a.elasticsearch_url, requestTimeout: 10_000 }),
+    a.index,
+  );
+  await store.ensureIndex();
+  const notifier = a.webhook
+    ? new WebhookNotifier(
+        {
+          url: a.webhook.url,
+          secret: readWebhookSecret(a),
+          timeoutMs: a.webhook.timeout_ms,
+          retryDelaysMs: [500, 2000, 8000].slice(0, a.webhook.retries),
+        },
+        log,
+      )
+    : undefined;
+  const service = new ApprovalService({ store, log, notifier, publicUrl: a.public_url });
+  service.startSweeper(a.sweep_ms);
+  return service;
 }

@@ -33,6 +33,27 @@ export interface Config {
   identity: IdentityConfig;
   /** Keys for the tokenize action and detokenize routes; the first makes new tokens. */
   tokenize: { keys: TokenKeyConfig[] };
+  approvals: ApprovalsConfig;
+}
+
+/** Just-in-time approvals (docs/approvals.md). */
+export interface ApprovalsConfig {
+  /** Elasticsearch holding the tickets ('' = none: a held call is refused with 503). */
+  elasticsearch_url: string;
+  index: string;
+  /** The admin server's URL as callers and reviewers reach it (status and review links). */
+  public_url: string;
+  /** Longest a request waits in line; keep below Envoy's max_message_timeout. */
+  max_wait_ms: number;
+  /** How often expired tickets are recorded as such (expiry also applies on every read). */
+  sweep_ms: number;
+  webhook?: {
+    url: string;
+    secret_env?: string;
+    secret_file?: string;
+    timeout_ms: number;
+    retries: number;
+  };
 }
 
 export interface TokenKeyConfig {
@@ -88,6 +109,13 @@ export const DEFAULT_CONFIG: Config = {
     jwks_max_age_ms: 600_000,
   },
   tokenize: { keys: [] },
+  approvals: {
+    elasticsearch_url: '',
+    index: 'callguard-approvals',
+    public_url: 'http://127.0.0.1:9090',
+    max_wait_ms: 25_000,
+    sweep_ms: 30_000,
+  },
 };
 
 const claimPath = { type: 'string', minLength: 1 };
@@ -174,6 +202,29 @@ const CONFIG_SCHEMA = {
         fetch_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000, default: 1500 },
         jwks_min_refresh_ms: { type: 'integer', minimum: 0, default: 30_000 },
         jwks_max_age_ms: { type: 'integer', minimum: 1000, default: 600_000 },
+      },
+    },
+    approvals: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        elasticsearch_url: { type: 'string' },
+        index: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' },
+        public_url: { type: 'string', minLength: 1 },
+        max_wait_ms: { type: 'integer', minimum: 0, maximum: 300_000 },
+        sweep_ms: { type: 'integer', minimum: 100 },
+        webhook: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', pattern: '^https?://' },
+            secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+            secret_file: { type: 'string', minLength: 1 },
+            timeout_ms: { type: 'integer', minimum: 100, default: 5000 },
+            retries: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
+          },
+        },
       },
     },
     tokenize: {
@@ -268,6 +319,11 @@ export function loadConfig(
     log: { ...DEFAULT_CONFIG.log, ...merged.log },
     dev: { ...DEFAULT_CONFIG.dev, ...merged.dev },
     identity: resolveIdentityPaths({ ...DEFAULT_CONFIG.identity, ...merged.identity }, base),
+    approvals: resolveApprovals(
+      { ...DEFAULT_CONFIG.approvals, ...merged.approvals },
+      base,
+      process.env,
+    ),
     tokenize: {
       keys: (merged.tokenize?.keys ?? []).map((k) =>
         k.secret_file ? { ...k, secret_file: resolve(base, k.secret_file) } : k,
@@ -280,6 +336,43 @@ function resolveIdentityPaths(id: IdentityConfig, base: string): IdentityConfig 
   return id.saml
     ? { ...id, saml: { ...id.saml, idp_metadata: resolve(base, id.saml.idp_metadata) } }
     : id;
+}
+
+function resolveApprovals(
+  a: ApprovalsConfig,
+  base: string,
+  env: NodeJS.ProcessEnv,
+): ApprovalsConfig {
+  const out = { ...a };
+  if (!out.elasticsearch_url && env.CALLGUARD_APPROVALS_ES_URL)
+    out.elasticsearch_url = env.CALLGUARD_APPROVALS_ES_URL;
+  if (out.webhook?.secret_file)
+    out.webhook = { ...out.webhook, secret_file: resolve(base, out.webhook.secret_file) };
+  return out;
+}
+
+/** The webhook's signing secret (raw bytes of the file or variable), if one is configured. */
+export function readWebhookSecret(
+  a: ApprovalsConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Buffer | undefined {
+  const w = a.webhook;
+  if (!w) return undefined;
+  if (w.secret_env) {
+    const v = env[w.secret_env];
+    if (!v) throw new ConfigError(`approvals.webhook: $${w.secret_env} is not set`);
+    return Buffer.from(v, 'utf8');
+  }
+  if (w.secret_file) {
+    try {
+      return Buffer.from(readFileSync(w.secret_file, 'utf8').trim(), 'utf8');
+    } catch (e) {
+      throw new ConfigError(
+        `approvals.webhook: cannot read secret_file (${(e as NodeJS.ErrnoException).code})`,
+      );
+    }
+  }
+  return undefined;
 }
 
 /** The token keys' secrets, read from the environment or files named in the config. */

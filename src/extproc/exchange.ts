@@ -5,8 +5,14 @@
 
 import { randomUUID } from 'node:crypto';
 import { CallguardError, errorBody } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import { inspect } from '../engine.js';
 import { StreamInspector } from '../streaming.js';
+import { payloadHash } from '../approval/canonical.js';
+import type { ApprovalService } from '../approval/service.js';
+import { ApprovalError } from '../approval/ticket.js';
+import type { ApprovalSummary, Ticket } from '../approval/ticket.js';
+import { parseJson } from '../payload/json.js';
 import type { CompiledPolicy, FunctionPlan, RoutePlan } from '../policy/compile.js';
 import { selectRoute } from '../policy/routes.js';
 import { ANONYMOUS } from '../policy/types.js';
@@ -32,6 +38,8 @@ import type { Tokenizer } from '../enforce/tokenize.js';
 import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
 
 export const SESSION_HEADER = 'x-callguard-session';
+/** A caller's retry of a held call names its approval here. */
+export const APPROVAL_HEADER = 'x-callguard-approval';
 
 export interface ExchangeDeps {
   policy(): CompiledPolicy;
@@ -40,6 +48,7 @@ export interface ExchangeDeps {
   sink: SessionSink;
   identifier: Identifier;
   tokenizer?: Tokenizer | undefined;
+  approvals?: ApprovalService | undefined;
   now?: () => number;
   newId?: () => string;
 }
@@ -69,6 +78,9 @@ export class Exchange {
   private modified = false;
   private error: SessionRecord['error'];
   private upstreamStatus: number | undefined;
+  /** The approval a retried call names (x-callguard-approval). */
+  private approvalId: string | undefined;
+  private approval: ApprovalSummary | undefined;
   /** Call ids → function names from the request, for the response's tool results. */
   private names: ReadonlyMap<string, string> | undefined;
   private finished = false;
@@ -82,12 +94,16 @@ export class Exchange {
   }
 
   /** The answer to one message from Envoy. Never rejects: a failure becomes a refusal. */
-  async handle(msg: ProcessingRequest): Promise<ProcessingResponse> {
+  async handle(
+    msg: ProcessingRequest,
+    /** Sends a message before the answer (extending Envoy's timer while a call waits in line). */
+    interim: (r: ProcessingResponse) => void = () => {},
+  ): Promise<ProcessingResponse> {
     try {
       if (msg.request_headers) return await this.onRequestHeaders(msg, msg.request_headers);
-      if (msg.request_body) return this.onBody('request', msg.request_body);
+      if (msg.request_body) return await this.onBody('request', msg.request_body, interim);
       if (msg.response_headers) return this.onResponseHeaders(msg.response_headers);
-      if (msg.response_body) return this.onBody('response', msg.response_body);
+      if (msg.response_body) return await this.onBody('response', msg.response_body, interim);
       if (msg.request_trailers) return { request_trailers: {} };
       if (msg.response_trailers) return { response_trailers: {} };
       throw new TypeError('ProcessingRequest without a known phase');
@@ -138,6 +154,15 @@ export class Exchange {
       this.principal,
       this.deps.identifier,
     );
+    const approval = h.get(APPROVAL_HEADER);
+    if (approval !== undefined) {
+      // Bounded and plain: the id goes into a store lookup and into error bodies.
+      if (!/^[A-Za-z0-9_-]{1,80}$/.test(approval)) {
+        throw new CallguardError('approval_unknown', 'not an approval id', { rule: 'approvals' });
+      }
+      this.approvalId = approval;
+    }
+    remove.push(APPROVAL_HEADER);
     return {
       request_headers: {
         response: {
@@ -245,7 +270,11 @@ export class Exchange {
     return { encoding, inspect: isJson(mt) };
   }
 
-  private onBody(direction: Direction, m: HttpBody): ProcessingResponse {
+  private async onBody(
+    direction: Direction,
+    m: HttpBody,
+    interim: (r: ProcessingResponse) => void,
+  ): Promise<ProcessingResponse> {
     const side = direction === 'request' ? this.req : this.res;
     const key = direction === 'request' ? 'request_body' : 'response_body';
     if (!this.route || !this.policy) throw new TypeError(`${key} before request headers`);
@@ -282,6 +311,18 @@ export class Exchange {
       throw e;
     }
     if (direction === 'request') this.names = result.names;
+    if (result.decision.action === 'hold') {
+      if (direction === 'response') {
+        // The call already happened: an answer cannot wait for an approval (fail closed).
+        throw new CallguardError('blocked', 'a response cannot be held for approval', {
+          paths: result.decision.findings.filter((f) => f.action === 'hold').map((f) => f.path),
+          rule: 'hold',
+          status: 502,
+        });
+      }
+      side.decision = result.decision;
+      await this.approve(body, result, interim);
+    }
     side.decision = {
       ...result.decision,
       trace: [`caller ${describeCaller(this.principal)}`, ...result.decision.trace],
@@ -313,6 +354,119 @@ export class Exchange {
         },
       },
     };
+  }
+
+  /**
+   * A held call goes on only with an approval for exactly it: the retry's ticket, or one
+   * approved while the request waits in line. Otherwise a ticket is made and the caller is
+   * told to come back (403 approval_required). Returns when the call may go on.
+   */
+  private async approve(
+    body: Uint8Array,
+    result: ReturnType<typeof inspect>,
+    interim: (r: ProcessingResponse) => void,
+  ): Promise<void> {
+    const approvals = this.deps.approvals;
+    const hold = result.decision.hold;
+    const route = this.route as RoutePlan;
+    const heldPaths = result.decision.findings
+      .filter((f) => f.action === 'hold')
+      .map((f) => f.path);
+    const heldRules = [
+      ...new Set(result.decision.findings.filter((f) => f.action === 'hold').map((f) => f.rule)),
+    ].join(',');
+    if (!approvals || !hold) {
+      throw new CallguardError(
+        'approval_unavailable',
+        'the call needs an approval, and no approval store is configured',
+        {
+          paths: heldPaths,
+          rule: heldRules,
+        },
+      );
+    }
+    const payloadSha256 = payloadHash(
+      parseJson(body, { maxDepth: this.deps.config.limits.max_depth }),
+    );
+    const context = {
+      principal: this.principal,
+      route: route.name,
+      fn: this.fn?.name,
+      payloadSha256,
+      sessionId: this.id,
+    };
+    if (this.approvalId) {
+      const id = this.approvalId;
+      try {
+        this.noteApproval(await approvals.redeem(id, context));
+        return;
+      } catch (e) {
+        if (e instanceof ApprovalError) {
+          throw new CallguardError(e.code as ErrorCode, e.message, {
+            paths: heldPaths,
+            rule: heldRules,
+            extra: { approval_id: id },
+          });
+        }
+        throw e;
+      }
+    }
+    const ticket = await approvals.hold({
+      ...context,
+      hold,
+      method: this.method ?? '',
+      path: (this.path ?? '').split('?')[0] as string,
+      findings: result.decision.findings
+        .filter((f) => f.action === 'hold')
+        .map((f) => ({
+          path: f.path,
+          level: f.level,
+          ...(f.detector ? { detector: f.detector } : {}),
+          action: f.action,
+          rule: f.rule,
+          masked: result.previews.get(f) ?? '',
+        })),
+    });
+    this.noteApproval(ticket);
+    const wait = Math.min(hold.wait_ms, this.deps.config.approvals.max_wait_ms);
+    if (wait > 0) {
+      // Envoy's timer would fire first: extend it (within its max_message_timeout).
+      const ms = wait + 2000;
+      interim({
+        override_message_timeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
+      });
+      const t = await approvals.waitForDecision(ticket.id, wait);
+      if (t?.state === 'approved') {
+        this.noteApproval(await approvals.redeem(ticket.id, context));
+        return;
+      }
+      if (t) this.noteApproval(t);
+    }
+    const links = approvals.links(ticket.id);
+    throw new CallguardError(
+      'approval_required',
+      'the call is held for an approval; retry with x-callguard-approval once approved',
+      {
+        paths: heldPaths,
+        rule: heldRules,
+        extra: { approval_id: ticket.id, status_url: links.status, expires_at: ticket.expires_at },
+      },
+    );
+  }
+
+  private noteApproval(t: Ticket): void {
+    const a: ApprovalSummary = {
+      id: t.id,
+      state: t.state,
+      approved_by: t.approvals.map((r) => ({
+        reviewer: r.reviewer,
+        at: r.at,
+        break_glass: r.break_glass,
+      })),
+    };
+    if (t.rejection) a.rejected_by = t.rejection.reviewer;
+    if (t.used) a.used_at = t.used.at;
+    this.approval = a;
   }
 
   /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */
@@ -362,6 +516,7 @@ export class Exchange {
     if (this.routeVia) record.route_via = this.routeVia;
     if (this.fn) record.function = this.fn.name;
     if (this.route) record.format = this.route.format;
+    if (this.approval) record.approval = this.approval;
     if (this.error) record.error = this.error;
     if (this.upstreamStatus !== undefined) record.upstream_status = this.upstreamStatus;
     if (this.req.decision) record.request = this.req.decision;

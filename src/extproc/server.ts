@@ -19,6 +19,7 @@ import type {
 import { check } from './authz.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
+import type { ApprovalService } from '../approval/service.js';
 
 export interface GrpcDeps {
   config: Config;
@@ -26,6 +27,7 @@ export interface GrpcDeps {
   sink: SessionSink;
   identifier: Identifier;
   tokenizer?: Tokenizer | undefined;
+  approvals?: ApprovalService | undefined;
   policy(): CompiledPolicy;
 }
 
@@ -71,7 +73,9 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       call.on('data', (msg: ProcessingRequest) => {
         // handle() never rejects: any failure is already an ImmediateResponse refusal.
         queue = queue.then(async () => {
-          const answer = await exchange.handle(msg);
+          const answer = await exchange.handle(msg, (r) => {
+            if (!closed) call.write(r);
+          });
           if (!closed) call.write(answer);
         });
       });

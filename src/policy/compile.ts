@@ -6,7 +6,7 @@ import { compileContract, ContractCompileError, createAjv } from './contract.js'
 import type { CompiledContract } from './contract.js';
 import type { CompiledRule, DecisionDefaults } from './decide.js';
 import { DEFAULT_LEVELS, Levels } from './levels.js';
-import type { ActionDoc, PolicyDocument, RuleDoc } from './schema.js';
+import type { ActionDoc, HoldDoc, PolicyDocument, RuleDoc } from './schema.js';
 import type { Action, Direction } from './types.js';
 import { BUILTIN_DETECTORS, compileDetectors } from '../detect/index.js';
 import type { CompiledDetectors, CustomDetectorConfig } from '../detect/index.js';
@@ -333,6 +333,15 @@ function compileRule(
   return rule;
 }
 
+/** `30m` → 1_800_000; integers are milliseconds already (the schema checked the form). */
+export function durationMs(d: number | string): number {
+  if (typeof d === 'number') return d;
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new TypeError(`not a duration: ${d}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
+}
+
 function toAction(a: ActionDoc, source: string, at: string): Action {
   const type = typeof a === 'string' ? a : a.type;
   switch (type) {
@@ -351,8 +360,20 @@ function toAction(a: ActionDoc, source: string, at: string): Action {
     }
     case 'tokenize':
       return { type };
-    case 'hold':
-      // Planned action: refusing it now is safer than silently treating it as allow.
-      throw new PolicyCompileError(`action "${type}" is not available in this version`, source, at);
+    case 'hold': {
+      const h = a as HoldDoc;
+      const expires = durationMs(h.expires ?? '30m');
+      const wait = durationMs(h.wait ?? 0);
+      if (expires < 1000)
+        throw new PolicyCompileError('hold: expires must be at least 1s', source, `${at}/expires`);
+      return {
+        type: 'hold',
+        approvers: h.approvers,
+        min_approvals: h.min_approvals ?? 1,
+        break_glass: h.break_glass ?? [],
+        expires_ms: expires,
+        wait_ms: wait,
+      };
+    }
   }
 }

@@ -159,9 +159,16 @@ export const POLICY_DOCUMENT_SCHEMA = {
     },
   },
   $defs: {
+    /** `30m`, `20s`, `1h`, `500ms`, or milliseconds as an integer. */
+    duration: {
+      oneOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' },
+      ],
+    },
     action: {
       oneOf: [
-        { enum: ['allow', 'mask', 'redact', 'block', 'tokenize', 'hold'] },
+        { enum: ['allow', 'mask', 'redact', 'block', 'tokenize'] },
         {
           type: 'object',
           additionalProperties: false,
@@ -177,7 +184,20 @@ export const POLICY_DOCUMENT_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           required: ['type'],
-          properties: { type: { enum: ['allow', 'redact', 'block', 'tokenize', 'hold'] } },
+          properties: { type: { enum: ['allow', 'redact', 'block', 'tokenize'] } },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type', 'approvers'],
+          properties: {
+            type: { const: 'hold' },
+            approvers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+            min_approvals: { type: 'integer', minimum: 1, maximum: 10 },
+            break_glass: { type: 'array', items: { type: 'string', minLength: 1 } },
+            expires: { $ref: '#/$defs/duration' },
+            wait: { $ref: '#/$defs/duration' },
+          },
         },
       ],
     },
@@ -210,9 +230,18 @@ export type ActionDoc =
   | 'redact'
   | 'block'
   | 'tokenize'
-  | 'hold'
   | { type: 'mask'; keep_first?: number; keep_last?: number; mask_char?: string }
-  | { type: 'allow' | 'redact' | 'block' | 'tokenize' | 'hold' };
+  | { type: 'allow' | 'redact' | 'block' | 'tokenize' }
+  | HoldDoc;
+
+export interface HoldDoc {
+  type: 'hold';
+  approvers: string[];
+  min_approvals?: number;
+  break_glass?: string[];
+  expires?: number | string;
+  wait?: number | string;
+}
 
 export interface RouteDoc {
   name: string;

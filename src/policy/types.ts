@@ -23,14 +23,28 @@ export interface MaskSpec {
   mask_char: string;
 }
 
+/** Hold the call for a just-in-time approval (src/approval). */
+export interface HoldSpec {
+  type: 'hold';
+  /** Groups whose members may approve or reject. */
+  approvers: string[];
+  /** Approvals needed, from distinct reviewers. */
+  min_approvals: number;
+  /** A member of one of these groups approves alone. */
+  break_glass: string[];
+  /** How long a ticket stays valid (pending, or approved and unused). */
+  expires_ms: number;
+  /** How long the caller's request waits in line for a decision (0: answer at once). */
+  wait_ms: number;
+}
+
 export type Action =
   | { type: 'allow' }
   | MaskSpec
   | { type: 'redact' }
   | { type: 'block' }
-  // hold is planned (approvals); a policy naming it is refused today.
   | { type: 'tokenize' }
-  | { type: 'hold' };
+  | HoldSpec;
 
 /** What the audit keeps of a finding's value. */
 export type RecordMode = 'masked' | 'metadata' | 'none';
@@ -84,4 +98,27 @@ export interface Decision {
   findings: FindingDecision[];
   /** Human-readable reasons, in order: which rule matched which finding, and why. */
   trace: string[];
+  /** When the action is hold: what the approval needs (the holds of all findings combined). */
+  hold?: HoldSpec;
+}
+
+/**
+ * Several holds in one call: every approval must satisfy all of them, so the approver groups
+ * are intersected (an empty intersection leaves only break-glass, or nobody: fail closed), the
+ * approvals needed and the shortest times win.
+ */
+export function combineHolds(holds: readonly HoldSpec[]): HoldSpec | undefined {
+  const [first, ...rest] = holds;
+  if (!first) return undefined;
+  return rest.reduce<HoldSpec>(
+    (a, b) => ({
+      type: 'hold',
+      approvers: a.approvers.filter((g) => b.approvers.includes(g)),
+      min_approvals: Math.max(a.min_approvals, b.min_approvals),
+      break_glass: a.break_glass.filter((g) => b.break_glass.includes(g)),
+      expires_ms: Math.min(a.expires_ms, b.expires_ms),
+      wait_ms: Math.min(a.wait_ms, b.wait_ms),
+    }),
+    { ...first, approvers: [...first.approvers], break_glass: [...first.break_glass] },
+  );
 }

@@ -83,9 +83,9 @@ describe('loading: a bad policy is refused naming file, line and problem', () =>
       expected: /^p\.yaml:2:1: .*[Uu]nique/,
     },
     {
-      name: 'planned action not yet available',
-      files: { 'p.yaml': 'rules:\n  - name: r\n    action: hold\n' },
-      expected: /^p\.yaml:3:13: \/rules\/0\/action: action "hold" is not available/,
+      name: 'a hold without approvers',
+      files: { 'p.yaml': 'rules:\n  - name: r\n    action: { type: hold }\n' },
+      expected: /^p\.yaml:3:13: \/rules\/0\/action: /,
     },
   ] as { name: string; files: Record<string, string>; expected: RegExp }[])(
     '$name',
@@ -97,8 +97,9 @@ describe('loading: a bad policy is refused naming file, line and problem', () =>
 
 describe('the shipped example policy', () => {
   it('loads with its routes, functions and rules', () => {
-    // Files load in name order: llm.yaml, then payments.yaml.
+    // Files load in name order: approvals.yaml, llm.yaml, payments.yaml.
     expect(shipped.routes.map((r) => r.name)).toEqual([
+      'transfer_funds',
       'openai_chat',
       'openai_responses',
       'anthropic_messages',
@@ -111,6 +112,7 @@ describe('the shipped example policy', () => {
       'public',
     ]);
     expect([...shipped.functions.keys()]).toEqual([
+      'transfer_funds',
       'pay_invoice',
       'charge_card',
       'lookup_customer',

@@ -40,6 +40,10 @@ export interface Stack {
   /** Everything Envoy wrote so far. */
   envoyOutput(): string;
   stopCallguard(): Promise<void>;
+  /** Stops callguard and starts it again on the same ports and config (state must survive). */
+  restartCallguard(): Promise<void>;
+  /** The callguard.yaml this stack runs (tests start more replicas of it). */
+  configFile: string;
   stop(): Promise<void>;
 }
 
@@ -181,21 +185,26 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dev: { groups_header: 'x-callguard-dev-groups' },
     ...opts.config,
   };
-  writeFileSync(join(dir, 'callguard.yaml'), stringify(config));
-  const callguard = spawn(
-    process.execPath,
-    [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const callguardOutput = collect(callguard);
+  const configFile = join(dir, 'callguard.yaml');
+  writeFileSync(configFile, stringify(config));
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
-  await waitFor('callguard', callguard, async () => {
-    return (await http(`${callguardAdmin}/healthz`)).status === 200;
-  }).catch((e: Error) => {
-    throw new Error(`${e.message}\n${callguardOutput()}`);
-  });
+  const outputs: (() => string)[] = [];
+  const callguardOutput = () => outputs.map((o) => o()).join('');
+  const startCallguard = async (): Promise<ChildProcess> => {
+    const child = spawn(
+      process.execPath,
+      [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', configFile],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    outputs.push(collect(child));
+    await waitFor('callguard', child, async () => {
+      return (await http(`${callguardAdmin}/healthz`)).status === 200;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}\n${callguardOutput()}`);
+    });
+    return child;
+  };
+  let callguard = await startCallguard();
 
   let envoyYaml = renderEnvoyConfig({
     listener,
@@ -239,6 +248,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     callguardOutput,
     envoyOutput,
     stopCallguard: () => stopChild(callguard),
+    configFile,
+    async restartCallguard() {
+      await stopChild(callguard);
+      callguard = await startCallguard();
+    },
     async stop() {
       await Promise.all([stopChild(envoy), stopChild(callguard)]);
       await upstream.close();

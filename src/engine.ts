@@ -22,6 +22,11 @@ export interface InspectInput {
   direction: Direction;
   body: Uint8Array;
   maxDepth: number;
+  /**
+   * Optional: a keyed fingerprint of a finding's value (the audit's HMAC). When given, each
+   * finding carries `fingerprint`, computed from its original value text.
+   */
+  fingerprint?: (value: string) => string;
 }
 
 export interface Inspection {
@@ -74,11 +79,17 @@ export function inspect(input: InspectInput): Inspection {
     { route: route.name, fn: fn?.name, principal: input.principal },
     policy.levels,
   );
+  if (input.fingerprint) {
+    for (const f of decision.findings) {
+      f.fingerprint = input.fingerprint(scalarText(body, f.span.start, f.span.end));
+    }
+  }
   if (decision.action === 'block') {
     const blocked = decision.findings.filter((f) => f.action === 'block');
     throw new CallguardError('blocked', `${direction} carries values the policy blocks`, {
       paths: blocked.map((f) => f.path),
       rule: [...new Set(blocked.map((f) => f.rule))].join(','),
+      decision, // for the audit record: the findings of a refused body
     });
   }
   const edits = editsFor(body, decision.findings, actions);

@@ -3,6 +3,8 @@
 // error, so an unexpected exception's message (which might carry a payload value) never
 // reaches a client.
 
+import type { Decision } from './policy/types.js';
+
 export const ERROR_STATUS = {
   malformed_json: 400,
   invalid_utf8: 400,
@@ -18,6 +20,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   identity_unavailable: 503,
   no_policy: 403,
+  audit_unavailable: 503,
   internal: 500,
 } as const;
 
@@ -30,6 +33,8 @@ export interface ErrorDetails {
   rule?: string | undefined;
   /** A status other than the code's own (a response-side refusal is a 502). */
   status?: number | undefined;
+  /** The engine's decision behind a `blocked` refusal (for the audit record; never sent). */
+  decision?: Decision | undefined;
 }
 
 export class CallguardError extends Error {
@@ -37,6 +42,7 @@ export class CallguardError extends Error {
   readonly status: number;
   readonly paths: string[];
   readonly rule: string | undefined;
+  readonly decision: Decision | undefined;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
@@ -45,6 +51,7 @@ export class CallguardError extends Error {
     this.status = details.status ?? ERROR_STATUS[code];
     this.paths = details.paths ?? [];
     this.rule = details.rule;
+    this.decision = details.decision;
   }
 }
 

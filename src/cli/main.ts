@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, envOverrides, loadConfig } from '../config/config.js';
 import { loadPolicy, PolicyLoadError } from '../policy/load.js';
 import { serve } from './serve.js';
+import { FingerprintKeyError } from '../audit/fingerprint.js';
 
 const USAGE = `usage:
   callguard serve [--config callguard.yaml] [--grpc-addr host:port] [--admin-addr host:port]
@@ -72,7 +73,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (e: unknown) => {
-    if (e instanceof PolicyLoadError || e instanceof ConfigError) {
+    if (
+      e instanceof PolicyLoadError ||
+      e instanceof ConfigError ||
+      e instanceof FingerprintKeyError
+    ) {
       process.stderr.write(`callguard: ${e.message}\n`);
       process.exit(1);
     }

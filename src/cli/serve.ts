@@ -2,6 +2,10 @@
 // gRPC and admin servers, and drain on SIGTERM/SIGINT.
 
 import { LogSink } from '../audit/record.js';
+import type { SessionSink } from '../audit/record.js';
+import { ElasticsearchSink } from '../audit/es-sink.js';
+import { Fingerprinter } from '../audit/fingerprint.js';
+import { SessionStore } from '../audit/search.js';
 import type { Config } from '../config/config.js';
 import { startAdmin } from '../admin/server.js';
 import { startGrpc } from '../extproc/server.js';
@@ -14,17 +18,32 @@ export async function serve(config: Config): Promise<void> {
   const policy = loadPolicy(config.policies);
   let draining = false;
   const identifier = new Identifier(config.identity, config.dev.groups_header);
+  const fingerprinter = Fingerprinter.fromConfig(config.audit.fingerprint);
+  const es = config.audit.elasticsearch;
+  const esSink = es
+    ? new ElasticsearchSink({ ...config.audit, elasticsearch: es }, log)
+    : undefined;
+  const sink: SessionSink = esSink ?? new LogSink(log);
   const grpc = await startGrpc({
     config,
     log,
-    sink: new LogSink(log),
+    sink,
     identifier,
     policy: () => policy,
+    ...(fingerprinter ? { fingerprint: (v: string) => fingerprinter.of(v) } : {}),
   });
   const admin = await startAdmin({
     addr: config.admin_addr,
     policy: () => policy,
     draining: () => draining,
+    ...(esSink ? { audit: () => esSink.status() } : {}),
+    sessions: {
+      store: esSink && es ? new SessionStore(esSink.es, es.index_prefix) : undefined,
+      fingerprinter,
+      identifier,
+      admin: config.admin,
+      log,
+    },
   });
   log.info(
     {
@@ -34,6 +53,9 @@ export async function serve(config: Config): Promise<void> {
       admin_port: admin.port,
       routes: policy.routes.length,
       dev_groups_header: config.dev.groups_header || undefined,
+      audit: es
+        ? { elasticsearch: es.url, index_prefix: es.index_prefix, spool: config.audit.spool.dir }
+        : 'log',
     },
     'callguard listening',
   );
@@ -50,6 +72,8 @@ export async function serve(config: Config): Promise<void> {
     log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
     await grpc.shutdown(config.shutdown_grace_ms);
     await admin.close();
+    // Records not shipped within the grace stay in the spool for the next start.
+    await esSink?.close(Math.min(config.shutdown_grace_ms, 5_000));
     log.info('stopped');
     log.flush();
     process.exit(0);

@@ -10,7 +10,9 @@ import type { CompiledPolicy, FunctionPlan, RoutePlan } from '../policy/compile.
 import { selectRoute } from '../policy/routes.js';
 import { ANONYMOUS } from '../policy/types.js';
 import type { Decision, Direction, Principal } from '../policy/types.js';
-import type { Outcome, SessionRecord, SessionSink } from '../audit/record.js';
+import type { AuditBody, Outcome, SessionRecord, SessionSink } from '../audit/record.js';
+import { auditBody } from '../audit/body.js';
+import { replayHeaders } from '../audit/replay.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
@@ -25,7 +27,7 @@ import type {
   ProcessingRequest,
   ProcessingResponse,
 } from './protos.js';
-import { routeHint } from './attributes.js';
+import { routeHint, sourceIp } from './attributes.js';
 import type { Identifier } from '../identity/identify.js';
 import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
 
@@ -37,6 +39,8 @@ export interface ExchangeDeps {
   log: Logger;
   sink: SessionSink;
   identifier: Identifier;
+  /** Keyed fingerprint of a finding's value for the audit record (audit/fingerprint.ts). */
+  fingerprint?: (value: string) => string;
   now?: () => number;
   newId?: () => string;
 }
@@ -45,6 +49,8 @@ interface Side {
   encoding: Encoding;
   inspect: boolean;
   decision?: Decision;
+  /** The body as forwarded, as the audit record keeps it. */
+  audit?: AuditBody;
 }
 
 export class Exchange {
@@ -58,6 +64,10 @@ export class Exchange {
   private method: string | undefined;
   private path: string | undefined;
   private routeVia: 'metadata' | 'path' | undefined;
+  private authority: string | undefined;
+  private traceId: string | undefined;
+  private sourceIp: string | undefined;
+  private requestHeaders: Record<string, string> | undefined;
   private req: Side = { encoding: 'identity', inspect: false };
   private res: Side = { encoding: 'identity', inspect: false };
   private outcome: Outcome | undefined;
@@ -96,12 +106,23 @@ export class Exchange {
     const h = readHeaders(m.headers);
     this.method = h.get(':method');
     this.path = h.get(':path');
+    this.authority = h.get(':authority');
+    this.traceId = h.get('x-request-id');
+    this.sourceIp = sourceIp(msg);
+    this.requestHeaders = replayHeaders(h);
     this.policy = this.deps.policy();
     const sel = selectRoute(this.policy, this.method ?? '', this.path ?? '', routeHint(msg));
     if (!sel.ok) throw new CallguardError('no_policy', sel.reason, { rule: 'routes' });
     this.route = sel.route;
     this.fn = sel.fn;
     this.routeVia = sel.via;
+
+    if (this.deps.sink.accepting?.() === false) {
+      // The audit spool is full and configured to refuse: no call goes unrecorded.
+      throw new CallguardError('audit_unavailable', 'the audit record cannot be stored', {
+        rule: 'audit.spool.on_full',
+      });
+    }
 
     if (sel.route.public) {
       // Fast path: Envoy stops sending this exchange's bodies and response headers.
@@ -205,8 +226,11 @@ export class Exchange {
         direction,
         body,
         maxDepth: this.deps.config.limits.max_depth,
+        ...(this.deps.fingerprint ? { fingerprint: this.deps.fingerprint } : {}),
       });
     } catch (e) {
+      // A refused body's findings still belong in the record (paths, levels, fingerprints).
+      if (e instanceof CallguardError && e.decision) side.decision = e.decision;
       if (e instanceof CallguardError && direction === 'response' && e.status < 500) {
         // The caller did nothing wrong: a response the policy refuses is a bad gateway.
         throw new CallguardError(e.code, e.message, { paths: e.paths, rule: e.rule, status: 502 });
@@ -228,6 +252,10 @@ export class Exchange {
       },
       'body inspected',
     );
+    side.audit = auditBody(result.body, result.decision, this.policy.levels, {
+      maxBytes: this.deps.config.audit.max_body_bytes,
+      maxDepth: this.deps.config.limits.max_depth,
+    });
     if (!result.changed) return { [key]: { response: {} } };
     this.modified = true;
     const set = [setHeader('content-length', String(result.body.length))];
@@ -287,6 +315,23 @@ export class Exchange {
       },
       outcome,
     };
+    if (this.principal.email) record.principal.email = this.principal.email;
+    if (this.principal.name) record.principal.name = this.principal.name;
+    if (this.principal.issuer) record.principal.issuer = this.principal.issuer;
+    if (this.authority !== undefined) record.authority = this.authority;
+    if (this.traceId !== undefined) record.trace_id = this.traceId;
+    if (this.sourceIp !== undefined) record.source_ip = this.sourceIp;
+    if (this.requestHeaders) record.request_headers = this.requestHeaders;
+    if (this.req.inspect || this.res.inspect) record.format = 'json';
+    if (this.req.audit) record.request_body = this.req.audit;
+    if (this.res.audit) record.response_body = this.res.audit;
+    const levels = this.policy?.levels;
+    for (const f of [
+      ...(this.req.decision?.findings ?? []),
+      ...(this.res.decision?.findings ?? []),
+    ])
+      if (levels?.has(f.level))
+        record.max_level = record.max_level ? levels.max(record.max_level, f.level) : f.level;
     if (this.method !== undefined) record.method = this.method;
     if (this.path !== undefined) record.path = this.path.split('?')[0] as string;
     if (this.route) record.route = this.route.name;

@@ -25,6 +25,7 @@ export interface GrpcDeps {
   sink: SessionSink;
   identifier: Identifier;
   policy(): CompiledPolicy;
+  fingerprint?: (value: string) => string;
 }
 
 export interface GrpcHandle {

@@ -72,6 +72,8 @@ export interface FindingDecision extends Finding {
   action: ActionType;
   rule: string;
   record: RecordMode;
+  /** Keyed fingerprint of the original value (audit), when the caller asked for one. */
+  fingerprint?: string;
 }
 
 export interface Decision {

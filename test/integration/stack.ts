@@ -26,6 +26,8 @@ export interface StackOptions {
   config?: Record<string, unknown>;
   /** Edit the rendered Envoy config (parsed YAML) before Envoy starts. */
   envoy?: (config: EnvoyConfig) => void;
+  /** Extra environment for callguard. */
+  env?: Record<string, string>;
 }
 
 export interface Stack {
@@ -40,6 +42,12 @@ export interface Stack {
   /** Everything Envoy wrote so far. */
   envoyOutput(): string;
   stopCallguard(): Promise<void>;
+  /** Kills callguard with a signal (SIGKILL: a crash) and waits for it to exit. */
+  killCallguard(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts callguard again with the same configuration and ports; waits until healthy. */
+  restartCallguard(): Promise<void>;
+  /** Directory holding callguard.yaml (and whatever a test puts there). */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -176,20 +184,27 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...opts.config,
   };
   writeFileSync(join(dir, 'callguard.yaml'), stringify(config));
-  const callguard = spawn(
-    process.execPath,
-    [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const callguardOutput = collect(callguard);
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
-  await waitFor('callguard', callguard, async () => {
-    return (await http(`${callguardAdmin}/healthz`)).status === 200;
-  }).catch((e: Error) => {
-    throw new Error(`${e.message}\n${callguardOutput()}`);
-  });
+  const outputs: (() => string)[] = [];
+  const callguardOutput = () => outputs.map((o) => o()).join('');
+  let callguard: ChildProcess;
+  const startCallguard = async () => {
+    callguard = spawn(
+      process.execPath,
+      [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...opts.env },
+      },
+    );
+    outputs.push(collect(callguard));
+    await waitFor('callguard', callguard, async () => {
+      return (await http(`${callguardAdmin}/healthz`)).status === 200;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}\n${callguardOutput()}`);
+    });
+  };
+  await startCallguard();
 
   let envoyYaml = renderEnvoyConfig({
     listener,
@@ -233,6 +248,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     callguardOutput,
     envoyOutput,
     stopCallguard: () => stopChild(callguard),
+    killCallguard: (signal: NodeJS.Signals = 'SIGKILL') => stopChild(callguard, signal),
+    restartCallguard: startCallguard,
+    dir,
     async stop() {
       await Promise.all([stopChild(envoy), stopChild(callguard)]);
       await upstream.close();

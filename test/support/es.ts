@@ -35,7 +35,7 @@ export async function allDocs(
       ignore_unavailable: true,
       allow_no_indices: true,
       size: 1000,
-      sort: [{ 'callguard.session_id': 'asc' }],
+      sort: [{ 'callguard.session_id': { order: 'asc', unmapped_type: 'keyword' } }],
       ...(after ? { search_after: after as (string | number)[] } : {}),
       query: { match_all: {} },
     });

@@ -11,7 +11,9 @@ const USAGE = `usage:
   callguard serve [--config callguard.yaml] [--grpc-addr host:port] [--admin-addr host:port]
                   [--policies path[,path…]] [--log-level level]
   callguard policy lint <policy file or directory>…
-  callguard stack            start the local stack (Envoy + callguard + demo endpoint)
+  callguard kibana import --kibana-url URL [--file callguard.ndjson] [--space id]
+                            load the audit's Kibana saved objects (KIBANA_API_KEY for auth)
+  callguard stack            start the local stack (Envoy + callguard + Elasticsearch + demo endpoint)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -53,6 +55,33 @@ async function main(argv: string[]): Promise<number> {
         `ok: ${p.routes.length} routes, ${p.functions.size} functions, ${p.rules.length} rules\n`,
       );
       return 0;
+    }
+    case 'kibana': {
+      const [sub, ...args] = rest;
+      if (sub !== 'import') break;
+      const { values } = parseArgs({
+        args,
+        options: {
+          'kibana-url': { type: 'string' },
+          file: { type: 'string' },
+          space: { type: 'string' },
+        },
+      });
+      if (!values['kibana-url']) break;
+      const { kibanaImport } = await import('./kibana.js');
+      try {
+        const r = await kibanaImport({
+          kibanaUrl: values['kibana-url'],
+          file: values.file,
+          space: values.space,
+          apiKey: process.env.KIBANA_API_KEY,
+        });
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        return r.success ? 0 : 1;
+      } catch (e) {
+        process.stderr.write(`callguard: kibana import failed: ${(e as Error).message}\n`);
+        return 1;
+      }
     }
     case 'stack': {
       const { runStack } = await import('./stack.js');

@@ -18,8 +18,9 @@ export async function serve(config: Config): Promise<void> {
   const policy = loadPolicy(config.policies);
   let draining = false;
   const identifier = new Identifier(config.identity, config.dev.groups_header);
-  const fingerprinter = Fingerprinter.fromConfig(config.audit.fingerprint);
   const es = config.audit.elasticsearch;
+  // Fingerprints exist for the Elasticsearch audit (the log sink never writes them).
+  const fingerprinter = es ? Fingerprinter.fromConfig(config.audit.fingerprint) : undefined;
   const esSink = es
     ? new ElasticsearchSink({ ...config.audit, elasticsearch: es }, log)
     : undefined;

@@ -75,6 +75,29 @@ function ensureUser(home: string): void {
   execFileSync('chown', ['-R', `${ES_USER}:${ES_USER}`, home]);
 }
 
+/** Can the ES user reach `path` (every parent directory traversable)? */
+function reachable(path: string, ids: { uid: number; gid: number }): boolean {
+  return spawnSync('test', ['-x', path], { ...ids }).status === 0;
+}
+
+/**
+ * The distribution where the ES user can run it. A checkout under a directory only root
+ * may enter (a mktemp'd CI clone, /root) is not reachable: then a copy under the system
+ * temporary directory is used.
+ */
+function runnableHome(home: string, ids: { uid: number; gid: number } | undefined): string {
+  if (!ids || reachable(join(home, 'bin', 'elasticsearch'), ids)) return home;
+  const copy = join(tmpdir(), `callguard-elasticsearch-${ES_VERSION}`);
+  if (!existsSync(join(copy, 'bin', 'elasticsearch'))) {
+    const tmp = `${copy}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    execFileSync('cp', ['-a', home, tmp]);
+    execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, tmp]);
+    renameSync(tmp, copy);
+  }
+  return copy;
+}
+
 function userIds(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number(execFileSync('id', ['-u', ES_USER], { encoding: 'utf8' }).trim());
@@ -108,9 +131,12 @@ export interface EsOptions {
 
 /** Starts a single-node, security-off Elasticsearch on 127.0.0.1 and waits until it is green. */
 export async function startElasticsearch(opts: EsOptions): Promise<EsProcess> {
-  const home = ensureElasticsearch(opts.onLine);
   const ids = userIds();
-  const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'callguard-es-'));
+  const home = runnableHome(ensureElasticsearch(opts.onLine), ids);
+  let dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'callguard-es-'));
+  if (ids && opts.dataDir && !reachable(dirname(dir), ids)) {
+    dir = mkdtempSync(join(tmpdir(), 'callguard-es-'));
+  }
   mkdirSync(join(dir, 'data'), { recursive: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
   if (ids) execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);

@@ -75,6 +75,8 @@ export class Exchange {
   private error: SessionRecord['error'];
   private upstreamStatus: number | undefined;
   private finished = false;
+  /** The last answer of this exchange has been computed; nothing more will be decided. */
+  private completed = false;
   /** The request side has been answered (its headers ended it, or its body was judged). */
   private decided = false;
 
@@ -84,8 +86,30 @@ export class Exchange {
     this.log = deps.log.child({ session_id: this.id });
   }
 
+  /**
+   * True once the answer just returned is the exchange's last (an immediate response, the
+   * public fast path, or the end of the response): the record can be built and spooled
+   * before that answer goes out, so a call whose response reached the client is recorded.
+   */
+  get complete(): boolean {
+    return this.completed;
+  }
+
   /** The answer to one message from Envoy. Never rejects: a failure becomes a refusal. */
   async handle(msg: ProcessingRequest): Promise<ProcessingResponse> {
+    const answer = await this.answer(msg);
+    if (
+      answer.immediate_response ||
+      answer.mode_override ||
+      msg.response_body?.end_of_stream ||
+      msg.response_headers?.end_of_stream
+    ) {
+      this.completed = true;
+    }
+    return answer;
+  }
+
+  private async answer(msg: ProcessingRequest): Promise<ProcessingResponse> {
     try {
       if (msg.request_headers) return await this.onRequestHeaders(msg, msg.request_headers);
       if (msg.request_body) return this.onBody('request', msg.request_body);

@@ -156,6 +156,44 @@ describe('callguard killed while shipping', () => {
   }, 150_000);
 });
 
+describe('callguard killed with calls in flight', () => {
+  it('every call whose response reached the client has exactly one record', async () => {
+    const prefix = uniquePrefix('inflight');
+    ({ stack } = await auditStack(prefix, esPort));
+    const s = stack;
+    const answered: string[] = [];
+    let refused = 0;
+    let killed: Promise<void> | undefined;
+    let next = 0;
+    const worker = async () => {
+      while (next < 400) {
+        const i = next++;
+        const r = await postJson(
+          `${s.url}/functions/pay`,
+          `{"amount":${i},"card":{"number":"4111 1111 1111 1111"}}`,
+          CALLER,
+        );
+        if (r.status === 200) answered.push(r.headers['x-callguard-session'] as string);
+        else refused++; // callguard is gone: Envoy fails closed
+        if (answered.length === 150) killed ??= s.killCallguard('SIGKILL');
+      }
+    };
+    await Promise.all(Array.from({ length: 10 }, worker));
+    await killed;
+    expect(refused).toBeGreaterThan(0);
+    await s.restartCallguard();
+    const docs = await waitForDocs(es, prefix, (d) => {
+      const ids = new Set(d.map((x) => x.id));
+      return answered.every((id) => ids.has(id));
+    });
+    expect(new Set(docs.map((d) => d.id)).size).toBe(docs.length);
+    // Records of calls answered 200 are all there; a call refused by the kill may have one
+    // too (its request was judged), but nothing else.
+    expect(docs.length).toBeGreaterThanOrEqual(answered.length);
+    expect(docs.length).toBeLessThanOrEqual(answered.length + 10);
+  }, 120_000);
+});
+
 describe('documents Elasticsearch rejects', () => {
   it('go to the dead-letter file with the reason; nothing else is lost', async () => {
     const prefix = uniquePrefix('dlq');

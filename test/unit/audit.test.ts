@@ -15,7 +15,7 @@ import type { SessionRecord } from '../../src/audit/record.js';
 import { replayOf, shellQuote } from '../../src/audit/replay.js';
 import { checkFilters, FilterError, parseFilters, toQuery } from '../../src/audit/search.js';
 import { Spool } from '../../src/audit/spool.js';
-import { DEFAULT_CONFIG } from '../../src/config/config.js';
+import { ConfigError, DEFAULT_CONFIG, envOverrides, loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { Levels } from '../../src/policy/levels.js';
 import type { Decision, FindingDecision } from '../../src/policy/types.js';
@@ -353,5 +353,51 @@ describe('search filters', () => {
     } catch (e) {
       expect((e as FilterError).problems.map((p) => p.field).sort()).toEqual(['nope', 'size']);
     }
+  });
+});
+
+describe('audit configuration', () => {
+  const write = (yaml: string) => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'callguard.yaml'), yaml);
+    return join(dir, 'callguard.yaml');
+  };
+
+  it('CALLGUARD_ES_URL turns the Elasticsearch sink on; paths resolve against the file', () => {
+    const file = write(
+      'audit:\n  fingerprint:\n    keys: [{ id: k1, secret_env: FP }]\n  spool: { dir: sp }\n',
+    );
+    const c = loadConfig(file, [envOverrides({ CALLGUARD_ES_URL: 'http://127.0.0.1:9200' })]);
+    expect(c.audit.elasticsearch).toEqual({
+      url: 'http://127.0.0.1:9200',
+      index_prefix: 'callguard-sessions',
+      request_timeout_ms: 10_000,
+    });
+    expect(c.audit.spool.dir).toBe(join(file, '..', 'sp'));
+    expect(c.audit.dead_letter_file).toBe(join(file, '..', 'sp', 'dead-letter.ndjson'));
+    expect(c.audit.fingerprint.current).toBe('k1');
+    expect(c.admin).toEqual({ auditor_groups: [], auth_sources: ['oidc', 'saml'] });
+  });
+
+  it('refuses Elasticsearch without a fingerprint key, and ambiguous or unknown keys', () => {
+    const es = 'audit:\n  elasticsearch: { url: "http://127.0.0.1:9200" }\n';
+    expect(() => loadConfig(write(es), [])).toThrow(/needs a fingerprint key/);
+    expect(() =>
+      loadConfig(
+        write(
+          `${es}  fingerprint:\n    keys: [{ id: k, secret: 0123456789abcdef, secret_env: X }]\n`,
+        ),
+        [],
+      ),
+    ).toThrow(/exactly one of/);
+    expect(() =>
+      loadConfig(
+        write(`${es}  fingerprint:\n    current: nope\n    keys: [{ id: k, secret_env: X }]\n`),
+        [],
+      ),
+    ).toThrow(/names no configured key/);
+    expect(() => loadConfig(write('audit:\n  spool: { on_full: maybe }\n'), [])).toThrow(
+      ConfigError,
+    );
   });
 });

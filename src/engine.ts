@@ -232,11 +232,19 @@ export function settle(
     { route: route.name, fn: input.fn?.name, principal: input.principal },
     policy.levels,
   );
+  if (input.fingerprint) {
+    const fp = input.fingerprint;
+    decision.findings.forEach((f, i) => {
+      const t = out.targets[i];
+      if (t) f.fingerprint = fp(valueOf(t));
+    });
+  }
   if (decision.action === 'block') {
     const blocked = decision.findings.filter((f) => f.action === 'block');
     throw new CallguardError('blocked', `${direction} carries values the policy blocks`, {
       paths: [...new Set(blocked.map((f) => f.path))],
       rule: [...new Set(blocked.map((f) => f.rule))].join(','),
+      decision, // for the audit record: the findings of a refused body
     });
   }
   const previews = new Map<FindingDecision, string>();
@@ -254,13 +262,6 @@ export function settle(
           maskText(valueOf(t), { type: 'mask', keep_first: 0, keep_last: 2, mask_char: '*' }),
         );
       }
-    });
-  }
-  if (input.fingerprint) {
-    const fp = input.fingerprint;
-    decision.findings.forEach((f, i) => {
-      const t = out.targets[i];
-      if (t) f.fingerprint = fp(valueOf(t));
     });
   }
   return {

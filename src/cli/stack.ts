@@ -1,13 +1,16 @@
 // `npm start` / `callguard stack`: the local stack on loopback. Installs the pinned Envoy
-// on first run, starts the demo function endpoint, callguard and Envoy, waits for each to
-// be ready, shows two calls going through, and stops everything on Ctrl-C.
+// and Elasticsearch on first run, starts Elasticsearch (127.0.0.1:9200), the demo function
+// endpoint, callguard (audit into that Elasticsearch) and Envoy, waits for each to be
+// ready, shows two calls going through and their session record, and stops everything on
+// Ctrl-C.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startElasticsearch } from './elasticsearch.js';
 import { startDemoUpstream } from './demo-upstream.js';
 import { ensureEnvoy, PROJECT_ROOT } from './envoy.js';
 
@@ -28,7 +31,11 @@ function post(
   url: string,
   body: string,
   headers: Record<string, string>,
-): Promise<{ status: number; body: string }> {
+): Promise<{
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -37,7 +44,11 @@ function post(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString(),
+            headers: res.headers,
+          }),
         );
       },
     );
@@ -72,9 +83,48 @@ function prefixed(child: ChildProcess, name: string): void {
 export const DEMO_CHARGE =
   '{"amount": 12.50, "currency": "EUR",\n "card": {"number": "4242 4242 4242 4242", "holder": "Ada Lovelace", "expiry": "12/29"},\n "customer": {"email": "ada@example.com", "ssn": "078-05-1120"},\n "metadata": {"order": 12345678901234567890}}';
 
+/** The local stack's fingerprint key: random, kept in .cache/ so searches survive restarts. */
+function stackFingerprintKey(): string {
+  const dir = join(PROJECT_ROOT, '.cache', 'stack');
+  const file = join(dir, 'fingerprint.key');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+function getJson(url: string, headers: Record<string, string>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString()) : null);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 export async function runStack(): Promise<void> {
   const envoyBin = ensureEnvoy(say);
   ensureDevTokenKey();
+  say('starting Elasticsearch on 127.0.0.1:9200 (first boot takes 20-40 s)');
+  const es = await startElasticsearch({
+    port: 9200,
+    transportPort: 9300,
+    dataDir: join(PROJECT_ROOT, '.cache', 'stack', 'elasticsearch'),
+    onLine: (line) => {
+      if (/installing|ERROR|FATAL/.test(line)) process.stdout.write(`[elasticsearch] ${line}\n`);
+    },
+  });
+  say(`Elasticsearch ready at ${es.url}`);
   let quiet = true; // the demo calls below print their own lines
   const upstream = await startDemoUpstream(8081, (r) => {
     if (!quiet)
@@ -93,6 +143,7 @@ export async function runStack(): Promise<void> {
     await Promise.all(
       children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
     );
+    await es.stop();
     await upstream.close();
     process.exit(0);
   };
@@ -110,6 +161,11 @@ export async function runStack(): Promise<void> {
     {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        CALLGUARD_ES_URL: es.url,
+        CALLGUARD_FINGERPRINT_KEY: stackFingerprintKey(),
+      },
     },
   );
   children.push(callguard);
@@ -154,6 +210,20 @@ export async function runStack(): Promise<void> {
   const answer = (JSON.parse(chat.body) as { choices?: { message?: { content?: string } }[] })
     .choices?.[0]?.message?.content;
   say(`chat completion → ${chat.status}; ${answer ?? chat.body}`);
+  // The session record of the first call, as an auditor sees it.
+  const session = ok.headers['x-callguard-session'];
+  const auditor = { 'x-callguard-dev-groups': 'auditors' };
+  let rec: unknown = null;
+  for (let i = 0; i < 50 && rec === null; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    rec = await getJson(`http://127.0.0.1:9090/api/sessions/${session}`, auditor);
+  }
+  const cg = (rec as { callguard?: Record<string, unknown> } | null)?.callguard;
+  say(
+    cg
+      ? `session ${session} in Elasticsearch: decision ${String(cg.decision)}, max level ${String(cg.max_level)}, ${(cg.findings as unknown[]).length} findings; see docs/audit.md for the audit API`
+      : `session ${session} not yet in Elasticsearch`,
+  );
   quiet = false;
   say('try the curls in README.md; Ctrl-C stops everything');
 }

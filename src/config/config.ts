@@ -31,6 +31,8 @@ export interface Config {
     groups_header: string;
   };
   identity: IdentityConfig;
+  audit: AuditConfig;
+  admin: AdminConfig;
   /** Keys for the tokenize action and detokenize routes; the first makes new tokens. */
   tokenize: { keys: TokenKeyConfig[] };
   approvals: ApprovalsConfig;
@@ -38,7 +40,7 @@ export interface Config {
 
 /** Just-in-time approvals (docs/approvals.md). */
 export interface ApprovalsConfig {
-  /** Elasticsearch holding the tickets ('' = none: a held call is refused with 503). */
+  /** Elasticsearch holding the tickets ('' = the audit's, if any; none: a held call gets 503). */
   elasticsearch_url: string;
   index: string;
   /** The admin server's URL as callers and reviewers reach it (status and review links). */
@@ -62,6 +64,48 @@ export interface TokenKeyConfig {
   secret_env?: string;
   /** File holding the base64 secret. */
   secret_file?: string;
+}
+
+/** The session audit (docs/audit.md). */
+export interface AuditConfig {
+  elasticsearch?: {
+    url: string;
+    /** Indices are `<index_prefix>-YYYY.MM.DD`, alias `<index_prefix>`. */
+    index_prefix: string;
+    request_timeout_ms: number;
+  };
+  /** HMAC-SHA-256 keys for value fingerprints; `current` signs new records. */
+  fingerprint: { current?: string; keys: FingerprintKeyConfig[] };
+  spool: {
+    dir: string;
+    fsync: 'always' | 'interval' | 'never';
+    fsync_interval_ms: number;
+    segment_bytes: number;
+    max_bytes: number;
+    /** What happens when the spool is full: refuse new calls (503) or drop records. */
+    on_full: 'refuse' | 'drop';
+  };
+  /** Where documents Elasticsearch rejects go (default: `<spool.dir>/dead-letter.ndjson`). */
+  dead_letter_file: string;
+  bulk_max_docs: number;
+  flush_interval_ms: number;
+  /** Bodies are kept up to this many bytes (as forwarded, masked), then truncated. */
+  max_body_bytes: number;
+}
+
+export interface FingerprintKeyConfig {
+  id: string;
+  /** Exactly one of these. `secret` inline is for development and tests. */
+  secret?: string;
+  secret_env?: string;
+  secret_file?: string;
+}
+
+export interface AdminConfig {
+  /** Groups whose members may read session records through the admin API. */
+  auditor_groups: string[];
+  /** Identity sources the admin API accepts (dev-header is for the local stack only). */
+  auth_sources: ('oidc' | 'saml' | 'dev-header')[];
 }
 
 /** Where callguard learns who the caller is (see README "Identity"). */
@@ -108,6 +152,22 @@ export const DEFAULT_CONFIG: Config = {
     jwks_min_refresh_ms: 30_000,
     jwks_max_age_ms: 600_000,
   },
+  audit: {
+    fingerprint: { keys: [] },
+    spool: {
+      dir: 'spool',
+      fsync: 'interval',
+      fsync_interval_ms: 200,
+      segment_bytes: 8 * 1024 * 1024,
+      max_bytes: 1024 * 1024 * 1024,
+      on_full: 'refuse',
+    },
+    dead_letter_file: '',
+    bulk_max_docs: 500,
+    flush_interval_ms: 250,
+    max_body_bytes: 64 * 1024,
+  },
+  admin: { auditor_groups: [], auth_sources: ['oidc', 'saml'] },
   tokenize: { keys: [] },
   approvals: {
     elasticsearch_url: '',
@@ -204,6 +264,76 @@ const CONFIG_SCHEMA = {
         jwks_max_age_ms: { type: 'integer', minimum: 1000, default: 600_000 },
       },
     },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        elasticsearch: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', pattern: '^https?://' },
+            index_prefix: {
+              type: 'string',
+              pattern: '^[a-z0-9][a-z0-9_.-]*$',
+              default: 'callguard-sessions',
+            },
+            request_timeout_ms: { type: 'integer', minimum: 100, default: 10_000 },
+          },
+        },
+        fingerprint: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            current: { type: 'string', minLength: 1 },
+            keys: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['id'],
+                properties: {
+                  id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' },
+                  secret: { type: 'string', minLength: 16 },
+                  secret_env: { type: 'string', minLength: 1 },
+                  secret_file: { type: 'string', minLength: 1 },
+                },
+              },
+              default: [],
+            },
+          },
+        },
+        spool: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            dir: { type: 'string', minLength: 1 },
+            fsync: { enum: ['always', 'interval', 'never'] },
+            fsync_interval_ms: { type: 'integer', minimum: 1 },
+            segment_bytes: { type: 'integer', minimum: 4096 },
+            max_bytes: { type: 'integer', minimum: 65536 },
+            on_full: { enum: ['refuse', 'drop'] },
+          },
+        },
+        dead_letter_file: { type: 'string' },
+        bulk_max_docs: { type: 'integer', minimum: 1, maximum: 10_000 },
+        flush_interval_ms: { type: 'integer', minimum: 10 },
+        max_body_bytes: { type: 'integer', minimum: 0, maximum: 16 * 1024 * 1024 },
+      },
+    },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        auditor_groups: { type: 'array', items: { type: 'string', minLength: 1 } },
+        auth_sources: {
+          type: 'array',
+          items: { enum: ['oidc', 'saml', 'dev-header'] },
+          minItems: 1,
+        },
+      },
+    },
     approvals: {
       type: 'object',
       additionalProperties: false,
@@ -266,6 +396,7 @@ export interface Overrides {
   admin_addr?: string | undefined;
   policies?: string[] | undefined;
   log_level?: string | undefined;
+  es_url?: string | undefined;
 }
 
 /** Environment variables that override the file (documented in the README). */
@@ -275,6 +406,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Overrides {
     admin_addr: env.CALLGUARD_ADMIN_ADDR,
     policies: env.CALLGUARD_POLICIES ? env.CALLGUARD_POLICIES.split(',') : undefined,
     log_level: env.CALLGUARD_LOG_LEVEL,
+    es_url: env.CALLGUARD_ES_URL,
   };
 }
 
@@ -308,6 +440,13 @@ export function loadConfig(
     if (o.admin_addr) merged.admin_addr = o.admin_addr;
     if (o.policies) merged.policies = o.policies.map((p) => resolve(p));
     if (o.log_level) merged.log = { ...merged.log, level: o.log_level as Config['log']['level'] };
+    if (o.es_url) {
+      const audit = (merged.audit ?? {}) as Partial<AuditConfig>;
+      merged.audit = {
+        ...audit,
+        elasticsearch: { ...audit.elasticsearch, url: o.es_url },
+      } as AuditConfig;
+    }
   }
   if (!validate(merged)) {
     const e = validate.errors?.[0];
@@ -319,6 +458,7 @@ export function loadConfig(
     log: { ...DEFAULT_CONFIG.log, ...merged.log },
     dev: { ...DEFAULT_CONFIG.dev, ...merged.dev },
     identity: resolveIdentityPaths({ ...DEFAULT_CONFIG.identity, ...merged.identity }, base),
+    audit: resolveAudit(merged.audit, base, file),
     approvals: resolveApprovals(
       { ...DEFAULT_CONFIG.approvals, ...merged.approvals },
       base,
@@ -329,7 +469,48 @@ export function loadConfig(
         k.secret_file ? { ...k, secret_file: resolve(base, k.secret_file) } : k,
       ),
     },
+    admin: { ...DEFAULT_CONFIG.admin, ...merged.admin },
   };
+}
+
+function resolveAudit(a: Partial<AuditConfig>, base: string, file: string): AuditConfig {
+  const d = DEFAULT_CONFIG.audit;
+  const spool = { ...d.spool, ...a.spool };
+  spool.dir = resolve(base, spool.dir);
+  const out: AuditConfig = {
+    ...d,
+    ...a,
+    fingerprint: { ...d.fingerprint, ...a.fingerprint },
+    spool,
+    dead_letter_file: a.dead_letter_file
+      ? resolve(base, a.dead_letter_file)
+      : resolve(spool.dir, 'dead-letter.ndjson'),
+  };
+  const keys = out.fingerprint.keys;
+  for (const k of keys) {
+    const n = [k.secret, k.secret_env, k.secret_file].filter((x) => x !== undefined).length;
+    if (n !== 1) {
+      throw new ConfigError(
+        `${file}: /audit/fingerprint/keys/${k.id} needs exactly one of secret, secret_env, secret_file`,
+      );
+    }
+    if (k.secret_file) k.secret_file = resolve(base, k.secret_file);
+  }
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) {
+    throw new ConfigError(`${file}: /audit/fingerprint/keys: a key id is used twice`);
+  }
+  if (out.fingerprint.current && !keys.some((k) => k.id === out.fingerprint.current)) {
+    throw new ConfigError(`${file}: /audit/fingerprint/current names no configured key`);
+  }
+  if (!out.fingerprint.current && keys.length > 0) {
+    out.fingerprint = { ...out.fingerprint, current: keys[0]!.id };
+  }
+  if (out.elasticsearch && keys.length === 0) {
+    throw new ConfigError(
+      `${file}: /audit/fingerprint/keys: the Elasticsearch audit needs a fingerprint key`,
+    );
+  }
+  return out;
 }
 
 function resolveIdentityPaths(id: IdentityConfig, base: string): IdentityConfig {

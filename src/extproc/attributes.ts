@@ -35,3 +35,13 @@ export function routeHint(msg: ProcessingRequest): RouteHint {
 function pick(v: unknown, key: string): unknown {
   return typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined;
 }
+
+/** The caller's IP from the `source.address` attribute (`ip:port`, `[v6]:port`), if sent. */
+export function sourceIp(msg: ProcessingRequest): string | undefined {
+  const attrs = msg.attributes?.[EXT_PROC_NAMESPACE];
+  if (!attrs) return undefined;
+  const addr = structToPlain(attrs)['source.address'];
+  if (typeof addr !== 'string') return undefined;
+  const m = /^\[([0-9a-fA-F:.]+)\]:\d+$/.exec(addr) ?? /^([0-9.]+):\d+$/.exec(addr);
+  return m ? m[1] : undefined;
+}

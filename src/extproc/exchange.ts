@@ -17,7 +17,9 @@ import type { CompiledPolicy, FunctionPlan, RoutePlan } from '../policy/compile.
 import { selectRoute } from '../policy/routes.js';
 import { ANONYMOUS } from '../policy/types.js';
 import type { Decision, Direction, Principal } from '../policy/types.js';
-import type { Outcome, SessionRecord, SessionSink } from '../audit/record.js';
+import type { AuditBody, Outcome, SessionRecord, SessionSink } from '../audit/record.js';
+import { auditBody } from '../audit/body.js';
+import { replayHeaders } from '../audit/replay.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
@@ -32,7 +34,7 @@ import type {
   ProcessingRequest,
   ProcessingResponse,
 } from './protos.js';
-import { routeHint } from './attributes.js';
+import { routeHint, sourceIp } from './attributes.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
@@ -49,6 +51,8 @@ export interface ExchangeDeps {
   identifier: Identifier;
   tokenizer?: Tokenizer | undefined;
   approvals?: ApprovalService | undefined;
+  /** Keyed fingerprint of a finding's value for the audit record (audit/fingerprint.ts). */
+  fingerprint?: (value: string) => string;
   now?: () => number;
   newId?: () => string;
 }
@@ -59,6 +63,8 @@ interface Side {
   decision?: Decision;
   /** A text/event-stream answer, inspected event by event (STREAMED). */
   stream?: StreamInspector;
+  /** The body as forwarded, as the audit record keeps it. */
+  audit?: AuditBody;
 }
 
 export class Exchange {
@@ -72,6 +78,10 @@ export class Exchange {
   private method: string | undefined;
   private path: string | undefined;
   private routeVia: 'metadata' | 'path' | undefined;
+  private authority: string | undefined;
+  private traceId: string | undefined;
+  private sourceIp: string | undefined;
+  private requestHeaders: Record<string, string> | undefined;
   private req: Side = { encoding: 'identity', inspect: false };
   private res: Side = { encoding: 'identity', inspect: false };
   private outcome: Outcome | undefined;
@@ -84,6 +94,8 @@ export class Exchange {
   /** Call ids → function names from the request, for the response's tool results. */
   private names: ReadonlyMap<string, string> | undefined;
   private finished = false;
+  /** The last answer of this exchange has been computed; nothing more will be decided. */
+  private completed = false;
   /** The request side has been answered (its headers ended it, or its body was judged). */
   private decided = false;
 
@@ -93,11 +105,36 @@ export class Exchange {
     this.log = deps.log.child({ session_id: this.id });
   }
 
+  /**
+   * True once the answer just returned is the exchange's last (an immediate response, the
+   * public fast path, or the end of the response): the record can be built and spooled
+   * before that answer goes out, so a call whose response reached the client is recorded.
+   */
+  get complete(): boolean {
+    return this.completed;
+  }
+
   /** The answer to one message from Envoy. Never rejects: a failure becomes a refusal. */
   async handle(
     msg: ProcessingRequest,
     /** Sends a message before the answer (extending Envoy's timer while a call waits in line). */
     interim: (r: ProcessingResponse) => void = () => {},
+  ): Promise<ProcessingResponse> {
+    const answer = await this.answer(msg, interim);
+    if (
+      answer.immediate_response ||
+      answer.mode_override ||
+      msg.response_body?.end_of_stream ||
+      msg.response_headers?.end_of_stream
+    ) {
+      this.completed = true;
+    }
+    return answer;
+  }
+
+  private async answer(
+    msg: ProcessingRequest,
+    interim: (r: ProcessingResponse) => void,
   ): Promise<ProcessingResponse> {
     try {
       if (msg.request_headers) return await this.onRequestHeaders(msg, msg.request_headers);
@@ -119,12 +156,23 @@ export class Exchange {
     const h = readHeaders(m.headers);
     this.method = h.get(':method');
     this.path = h.get(':path');
+    this.authority = h.get(':authority');
+    this.traceId = h.get('x-request-id');
+    this.sourceIp = sourceIp(msg);
+    this.requestHeaders = replayHeaders(h);
     this.policy = this.deps.policy();
     const sel = selectRoute(this.policy, this.method ?? '', this.path ?? '', routeHint(msg));
     if (!sel.ok) throw new CallguardError('no_policy', sel.reason, { rule: 'routes' });
     this.route = sel.route;
     this.fn = sel.fn;
     this.routeVia = sel.via;
+
+    if (this.deps.sink.accepting?.() === false) {
+      // The audit spool is full and configured to refuse: no call goes unrecorded.
+      throw new CallguardError('audit_unavailable', 'the audit record cannot be stored', {
+        rule: 'audit.spool.on_full',
+      });
+    }
 
     if (sel.route.public) {
       // Fast path: Envoy stops sending this exchange's bodies and response headers.
@@ -302,8 +350,11 @@ export class Exchange {
         maxDepth: this.deps.config.limits.max_depth,
         tokenizer: this.deps.tokenizer,
         names: this.names,
+        ...(this.deps.fingerprint ? { fingerprint: this.deps.fingerprint } : {}),
       });
     } catch (e) {
+      // A refused body's findings still belong in the record (paths, levels, fingerprints).
+      if (e instanceof CallguardError && e.decision) side.decision = e.decision;
       if (e instanceof CallguardError && direction === 'response' && e.status < 500) {
         // The caller did nothing wrong: a response the policy refuses is a bad gateway.
         throw new CallguardError(e.code, e.message, { paths: e.paths, rule: e.rule, status: 502 });
@@ -338,6 +389,10 @@ export class Exchange {
       },
       'body inspected',
     );
+    side.audit = auditBody(result.body, result.decision, this.policy.levels, {
+      maxBytes: this.deps.config.audit.max_body_bytes,
+      maxDepth: this.deps.config.limits.max_depth,
+    });
     if (!result.changed) return { [key]: { response: {} } };
     this.modified = true;
     const set = [setHeader('content-length', String(result.body.length))];
@@ -510,6 +565,23 @@ export class Exchange {
       },
       outcome,
     };
+    if (this.principal.email) record.principal.email = this.principal.email;
+    if (this.principal.name) record.principal.name = this.principal.name;
+    if (this.principal.issuer) record.principal.issuer = this.principal.issuer;
+    if (this.authority !== undefined) record.authority = this.authority;
+    if (this.traceId !== undefined) record.trace_id = this.traceId;
+    if (this.sourceIp !== undefined) record.source_ip = this.sourceIp;
+    if (this.requestHeaders) record.request_headers = this.requestHeaders;
+    if (this.req.inspect || this.res.inspect) record.format = 'json';
+    if (this.req.audit) record.request_body = this.req.audit;
+    if (this.res.audit) record.response_body = this.res.audit;
+    const levels = this.policy?.levels;
+    for (const f of [
+      ...(this.req.decision?.findings ?? []),
+      ...(this.res.decision?.findings ?? []),
+    ])
+      if (levels?.has(f.level))
+        record.max_level = record.max_level ? levels.max(record.max_level, f.level) : f.level;
     if (this.method !== undefined) record.method = this.method;
     if (this.path !== undefined) record.path = this.path.split('?')[0] as string;
     if (this.route) record.route = this.route.name;

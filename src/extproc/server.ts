@@ -29,6 +29,7 @@ export interface GrpcDeps {
   tokenizer?: Tokenizer | undefined;
   approvals?: ApprovalService | undefined;
   policy(): CompiledPolicy;
+  fingerprint?: (value: string) => string;
 }
 
 export interface GrpcHandle {
@@ -57,15 +58,18 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       open++;
       const exchange = new Exchange(deps);
       let closed = false;
+      const record = (aborted: boolean) => {
+        try {
+          exchange.finish(aborted); // once; later calls do nothing
+        } catch (e) {
+          deps.log.error({ err: safeError(e), session_id: exchange.id }, 'session record failed');
+        }
+      };
       const close = (aborted: boolean) => {
         if (closed) return;
         closed = true;
         open--;
-        try {
-          exchange.finish(aborted);
-        } catch (e) {
-          deps.log.error({ err: safeError(e), session_id: exchange.id }, 'session record failed');
-        }
+        record(aborted);
       };
       // Messages are answered one at a time, in order; the stream ends only after the
       // last answer is written.
@@ -76,6 +80,8 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
           const answer = await exchange.handle(msg, (r) => {
             if (!closed) call.write(r);
           });
+          // The last answer: the session record is spooled before it goes out.
+          if (exchange.complete) record(false);
           if (!closed) call.write(answer);
         });
       });

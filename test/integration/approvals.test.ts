@@ -374,6 +374,7 @@ describe('waiting in line', () => {
 describe('durability and notifications', () => {
   it('callguard restarted between hold and retry: the ticket still works', async () => {
     const e = await hold();
+    await stack.killCallguard('SIGTERM');
     await stack.restartCallguard();
     await api(stack.callguardAdmin, `/api/approvals/${e.approval_id}/approve`, await oncall(), {});
     const r = await retry(e.approval_id, await agent());

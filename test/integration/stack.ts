@@ -26,6 +26,8 @@ export interface StackOptions {
   config?: Record<string, unknown>;
   /** Edit the rendered Envoy config (parsed YAML) before Envoy starts. */
   envoy?: (config: EnvoyConfig) => void;
+  /** Extra environment for callguard. */
+  env?: Record<string, string>;
 }
 
 export interface Stack {
@@ -40,8 +42,12 @@ export interface Stack {
   /** Everything Envoy wrote so far. */
   envoyOutput(): string;
   stopCallguard(): Promise<void>;
-  /** Stops callguard and starts it again on the same ports and config (state must survive). */
+  /** Kills callguard with a signal (SIGKILL: a crash) and waits for it to exit. */
+  killCallguard(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts callguard again with the same configuration and ports; waits until healthy. */
   restartCallguard(): Promise<void>;
+  /** Directory holding callguard.yaml (and whatever a test puts there). */
+  dir: string;
   /** The callguard.yaml this stack runs (tests start more replicas of it). */
   configFile: string;
   stop(): Promise<void>;
@@ -185,26 +191,28 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dev: { groups_header: 'x-callguard-dev-groups' },
     ...opts.config,
   };
-  const configFile = join(dir, 'callguard.yaml');
-  writeFileSync(configFile, stringify(config));
+  writeFileSync(join(dir, 'callguard.yaml'), stringify(config));
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
   const outputs: (() => string)[] = [];
   const callguardOutput = () => outputs.map((o) => o()).join('');
-  const startCallguard = async (): Promise<ChildProcess> => {
-    const child = spawn(
+  let callguard: ChildProcess;
+  const startCallguard = async () => {
+    callguard = spawn(
       process.execPath,
-      [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', configFile],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...opts.env },
+      },
     );
-    outputs.push(collect(child));
-    await waitFor('callguard', child, async () => {
+    outputs.push(collect(callguard));
+    await waitFor('callguard', callguard, async () => {
       return (await http(`${callguardAdmin}/healthz`)).status === 200;
     }).catch((e: Error) => {
       throw new Error(`${e.message}\n${callguardOutput()}`);
     });
-    return child;
   };
-  let callguard = await startCallguard();
+  await startCallguard();
 
   let envoyYaml = renderEnvoyConfig({
     listener,
@@ -248,11 +256,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     callguardOutput,
     envoyOutput,
     stopCallguard: () => stopChild(callguard),
-    configFile,
-    async restartCallguard() {
-      await stopChild(callguard);
-      callguard = await startCallguard();
-    },
+    killCallguard: (signal: NodeJS.Signals = 'SIGKILL') => stopChild(callguard, signal),
+    restartCallguard: startCallguard,
+    dir,
+    configFile: join(dir, 'callguard.yaml'),
     async stop() {
       await Promise.all([stopChild(envoy), stopChild(callguard)]);
       await upstream.close();

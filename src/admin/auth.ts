@@ -1,0 +1,54 @@
+// Who may read session records: a verified identity (the same verifiers as the data path:
+// OIDC bearer JWT, SAML; the development header only where configured) in one of
+// `admin.auditor_groups`. No credential → 401 with www-authenticate; a credential that does
+// not verify → 401; verified but not an auditor → 403; identity provider down → 503.
+
+import type { IncomingMessage } from 'node:http';
+import { CallguardError } from '../errors.js';
+import type { AdminConfig } from '../config/config.js';
+import type { Identifier } from '../identity/identify.js';
+import type { Principal } from '../policy/types.js';
+
+export class AdminAuthError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminAuthError';
+  }
+}
+
+export async function requireAuditor(
+  req: IncomingMessage,
+  identifier: Identifier,
+  cfg: AdminConfig,
+): Promise<Principal> {
+  const headers = new Map<string, string>();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (typeof v === 'string') headers.set(k.toLowerCase(), v);
+    else if (Array.isArray(v)) headers.set(k.toLowerCase(), v.join(','));
+  }
+  let p: Principal;
+  try {
+    p = await identifier.identify({ headers });
+  } catch (e) {
+    if (e instanceof CallguardError) throw new AdminAuthError(e.status, e.code, e.message);
+    throw e;
+  }
+  if (p.authMethod === 'anonymous') {
+    throw new AdminAuthError(401, 'unauthenticated', 'a bearer token is required');
+  }
+  if (!(cfg.auth_sources as string[]).includes(p.authMethod)) {
+    throw new AdminAuthError(
+      401,
+      'unauthenticated',
+      `the admin API does not accept ${p.authMethod} identities`,
+    );
+  }
+  if (!cfg.auditor_groups.some((g) => p.groups.includes(g))) {
+    throw new AdminAuthError(403, 'forbidden', 'caller is not in an auditor group');
+  }
+  return p;
+}

@@ -1,0 +1,146 @@
+// The shipped Kibana saved objects (Kibana cannot run here): every line parses, ids are
+// unique, every reference resolves, every field the objects use exists in the index
+// template, and the data view covers the template's indices. `callguard kibana import`
+// is checked against a loopback HTTP server standing in for Kibana's import endpoint.
+
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/cli/envoy.js';
+import { KIBANA_OBJECTS } from '../../src/cli/kibana.js';
+import { SESSION_MAPPINGS, sessionTemplate } from '../../src/audit/template.js';
+
+interface SavedObject {
+  type: string;
+  id: string;
+  attributes: Record<string, unknown>;
+  references: { name: string; type: string; id: string }[];
+}
+
+const text = readFileSync(KIBANA_OBJECTS, 'utf8');
+const objects = text
+  .split('\n')
+  .filter((l) => l !== '')
+  .map((l) => JSON.parse(l) as SavedObject);
+
+/** Dotted field paths of the template's mappings (nested and object fields included). */
+function fields(props: Record<string, unknown>, prefix = ''): Set<string> {
+  const out = new Set<string>();
+  for (const [k, v] of Object.entries(props)) {
+    const path = prefix + k;
+    out.add(path);
+    const sub = (v as { properties?: Record<string, unknown> }).properties;
+    if (sub) for (const f of fields(sub, `${path}.`)) out.add(f);
+  }
+  return out;
+}
+const known = fields(SESSION_MAPPINGS.properties);
+
+function searchSource(o: SavedObject): { query: { query: string }; indexRefName?: string } {
+  const meta = o.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string };
+  return JSON.parse(meta.searchSourceJSON) as { query: { query: string }; indexRefName?: string };
+}
+
+describe('kibana/callguard.ndjson', () => {
+  it('every line is a saved object; ids are unique per type', () => {
+    expect(text.endsWith('\n')).toBe(true);
+    expect(objects.length).toBeGreaterThanOrEqual(6);
+    for (const o of objects) {
+      expect(o).toMatchObject({ type: expect.any(String), id: expect.any(String) });
+      expect(Array.isArray(o.references)).toBe(true);
+    }
+    const keys = objects.map((o) => `${o.type}:${o.id}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(objects.map((o) => o.type).sort()).toEqual([
+      'dashboard',
+      'index-pattern',
+      'search',
+      'search',
+      'search',
+      'search',
+    ]);
+  });
+
+  it('every reference resolves to an object in the file, and every ref name is used', () => {
+    const keys = new Set(objects.map((o) => `${o.type}:${o.id}`));
+    for (const o of objects) {
+      for (const r of o.references)
+        expect(keys, `${o.id} → ${r.type}:${r.id}`).toContain(`${r.type}:${r.id}`);
+      if (o.type === 'search') {
+        const ref = searchSource(o).indexRefName;
+        expect(o.references.map((r) => r.name)).toContain(ref);
+      }
+      if (o.type === 'dashboard') {
+        const panels = JSON.parse(o.attributes.panelsJSON as string) as { panelRefName: string }[];
+        expect(panels.map((p) => p.panelRefName).sort()).toEqual(
+          o.references.map((r) => r.name).sort(),
+        );
+      }
+    }
+  });
+
+  it('the data view covers the template indices and its time field exists', () => {
+    const view = objects.find((o) => o.type === 'index-pattern')!;
+    expect([view.attributes.title]).toEqual(sessionTemplate('callguard-sessions').index_patterns);
+    expect(known).toContain(view.attributes.timeFieldName);
+  });
+
+  it('every field a saved search uses (columns, sort, query) is in the index template', () => {
+    for (const o of objects.filter((x) => x.type === 'search')) {
+      const used = new Set<string>();
+      for (const c of o.attributes.columns as string[]) used.add(c);
+      for (const [f] of o.attributes.sort as [string, string][]) used.add(f);
+      for (const m of searchSource(o).query.query.matchAll(/([A-Za-z_@][\w.@]*)\s*:/g))
+        used.add(m[1]!);
+      expect(used.size).toBeGreaterThan(0);
+      for (const f of used) expect(known, `${o.id} uses ${f}`).toContain(f);
+    }
+  });
+});
+
+describe('callguard kibana import', () => {
+  it('POSTs the file as multipart to the import API with overwrite and kbn-xsrf', async () => {
+    const seen: { url?: string; headers?: Record<string, unknown>; body?: string } = {};
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        Object.assign(seen, {
+          url: req.url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString(),
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ success: true, successCount: objects.length }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [
+        join(PROJECT_ROOT, 'dist/cli/main.js'),
+        'kibana',
+        'import',
+        '--kibana-url',
+        `http://elastic:pw@127.0.0.1:${port}/`,
+        '--space',
+        'audit',
+      ]);
+      expect(JSON.parse(stdout)).toEqual({ success: true, successCount: objects.length });
+      expect(seen.url).toBe('/s/audit/api/saved_objects/_import?overwrite=true');
+      expect(seen.headers).toMatchObject({
+        'kbn-xsrf': 'true',
+        authorization: `Basic ${Buffer.from('elastic:pw').toString('base64')}`,
+        'content-type': expect.stringMatching(/^multipart\/form-data; boundary=/),
+      });
+      expect(seen.body).toContain('filename="callguard.ndjson"');
+      expect(seen.body).toContain(text);
+    } finally {
+      server.close();
+    }
+  });
+});

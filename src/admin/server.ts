@@ -1,9 +1,11 @@
-// The admin HTTP server. For now: /healthz (liveness and readiness with the loaded policy's
-// shape). The audit API, review page and /metrics come with later issues.
+// The admin HTTP server: /healthz (liveness and readiness, with the policy in force and
+// the last refused reload) and /metrics (Prometheus text format). The audit API and the
+// review page come with later issues.
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CompiledPolicy } from '../policy/compile.js';
+import type { CallguardMetrics } from '../metrics.js';
+import type { PolicyStatus } from '../policy/reload.js';
 
 export interface AdminHandle {
   port: number;
@@ -12,22 +14,31 @@ export interface AdminHandle {
 
 export interface AdminDeps {
   addr: string;
-  policy(): CompiledPolicy;
+  policy(): PolicyStatus;
   draining(): boolean;
+  metrics: Pick<CallguardMetrics, 'exposition' | 'contentType'>;
 }
 
 export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     if (req.method === 'GET' && url.pathname === '/healthz') {
-      const p = deps.policy();
       const draining = deps.draining();
+      // A refused reload leaves the last good policy serving: still 200, with last_error.
       res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          status: draining ? 'draining' : 'ok',
-          policy: { routes: p.routes.length, functions: p.functions.size, rules: p.rules.length },
-        }),
+      res.end(JSON.stringify({ status: draining ? 'draining' : 'ok', policy: deps.policy() }));
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      deps.metrics.exposition().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': deps.metrics.contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'internal', message: 'metrics failed' } }));
+        },
       );
       return;
     }

@@ -1,38 +1,49 @@
 // `callguard serve`: load config and policy (refusing to start on any error), start the
-// gRPC and admin servers, and drain on SIGTERM/SIGINT.
+// gRPC and admin servers, reload the policy on change or SIGHUP, and drain on
+// SIGTERM/SIGINT.
 
 import { LogSink } from '../audit/record.js';
 import type { Config } from '../config/config.js';
 import { startAdmin } from '../admin/server.js';
 import { startGrpc } from '../extproc/server.js';
 import { createLogger } from '../log.js';
-import { loadPolicy } from '../policy/load.js';
+import { createMetrics, meteredSink } from '../metrics.js';
+import { PolicyStore } from '../policy/reload.js';
 import { Identifier } from '../identity/identify.js';
 
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.log.level);
-  const policy = loadPolicy(config.policies);
+  const metrics = createMetrics();
+  const store = new PolicyStore({ paths: config.policies, log, metrics });
+  const policy = () => store.current();
   let draining = false;
   const identifier = new Identifier(config.identity, config.dev.groups_header);
   const grpc = await startGrpc({
     config,
     log,
-    sink: new LogSink(log),
+    sink: meteredSink(metrics, new LogSink(log)),
     identifier,
-    policy: () => policy,
+    policy,
+    metrics,
   });
   const admin = await startAdmin({
     addr: config.admin_addr,
-    policy: () => policy,
+    policy: () => store.status(),
     draining: () => draining,
+    metrics,
   });
+  if (config.policy_reload.watch) store.watch(config.policy_reload.debounce_ms);
+  process.on('SIGHUP', () => void store.reload('SIGHUP'));
   log.info(
     {
       grpc_addr: config.grpc_addr,
       grpc_port: grpc.port,
       admin_addr: config.admin_addr,
       admin_port: admin.port,
-      routes: policy.routes.length,
+      routes: policy().routes.length,
+      policy_version: store.status().version,
+      policy_hash: store.status().hash.slice(0, 12),
+      policy_watch: config.policy_reload.watch,
       dev_groups_header: config.dev.groups_header || undefined,
     },
     'callguard listening',
@@ -47,6 +58,7 @@ export async function serve(config: Config): Promise<void> {
   const stop = async (signal: string) => {
     if (draining) return;
     draining = true;
+    store.close();
     log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
     await grpc.shutdown(config.shutdown_grace_ms);
     await admin.close();

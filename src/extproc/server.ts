@@ -18,6 +18,7 @@ import type {
 } from './protos.js';
 import { check } from './authz.js';
 import type { Identifier } from '../identity/identify.js';
+import type { CallguardMetrics, Phase } from '../metrics.js';
 
 export interface GrpcDeps {
   config: Config;
@@ -25,6 +26,8 @@ export interface GrpcDeps {
   sink: SessionSink;
   identifier: Identifier;
   policy(): CompiledPolicy;
+  /** Open streams and per-phase latency (sessions are counted by the sink, at finish). */
+  metrics: Pick<CallguardMetrics, 'openStreams' | 'phase'>;
 }
 
 export interface GrpcHandle {
@@ -51,12 +54,14 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
   server.addService(services.extProc, {
     Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
       open++;
+      deps.metrics.openStreams.inc();
       const exchange = new Exchange(deps);
       let closed = false;
       const close = (aborted: boolean) => {
         if (closed) return;
         closed = true;
         open--;
+        deps.metrics.openStreams.dec();
         try {
           exchange.finish(aborted);
         } catch (e) {
@@ -69,7 +74,9 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       call.on('data', (msg: ProcessingRequest) => {
         // handle() never rejects: any failure is already an ImmediateResponse refusal.
         queue = queue.then(async () => {
+          const started = performance.now();
           const answer = await exchange.handle(msg);
+          deps.metrics.phase(phaseOf(msg), (performance.now() - started) / 1000);
           if (!closed) call.write(answer);
         });
       });
@@ -137,4 +144,14 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       });
     },
   };
+}
+
+/** The phase of one ext_proc message, for the latency histogram. */
+function phaseOf(msg: ProcessingRequest): Phase {
+  if (msg.request_headers) return 'request_headers';
+  if (msg.request_body) return 'request_body';
+  if (msg.response_headers) return 'response_headers';
+  if (msg.response_body) return 'response_body';
+  if (msg.request_trailers) return 'request_trailers';
+  return 'response_trailers';
 }

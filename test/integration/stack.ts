@@ -40,6 +40,8 @@ export interface Stack {
   /** Everything Envoy wrote so far. */
   envoyOutput(): string;
   stopCallguard(): Promise<void>;
+  /** Send callguard a signal (SIGHUP reloads the policy). */
+  signalCallguard(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -233,6 +235,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     callguardOutput,
     envoyOutput,
     stopCallguard: () => stopChild(callguard),
+    signalCallguard: (signal) => void callguard.kill(signal),
     async stop() {
       await Promise.all([stopChild(envoy), stopChild(callguard)]);
       await upstream.close();

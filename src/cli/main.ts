@@ -3,13 +3,14 @@
 
 import { parseArgs } from 'node:util';
 import { ConfigError, envOverrides, loadConfig } from '../config/config.js';
-import { loadPolicy, PolicyLoadError } from '../policy/load.js';
+import { PolicyLoadError } from '../policy/load.js';
+import { formatDiagnostic, lintPolicy } from '../policy/lint.js';
 import { serve } from './serve.js';
 
 const USAGE = `usage:
   callguard serve [--config callguard.yaml] [--grpc-addr host:port] [--admin-addr host:port]
                   [--policies path[,path…]] [--log-level level]
-  callguard policy lint <policy file or directory>…
+  callguard policy lint [--strict] <policy file or directory>…
   callguard stack            start the local stack (Envoy + callguard + demo endpoint)
 `;
 
@@ -45,13 +46,26 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     case 'policy': {
-      const [sub, ...paths] = rest;
-      if (sub !== 'lint' || paths.length === 0) break;
-      const p = loadPolicy(paths);
-      process.stdout.write(
-        `ok: ${p.routes.length} routes, ${p.functions.size} functions, ${p.rules.length} rules\n`,
-      );
-      return 0;
+      const [sub, ...args] = rest;
+      if (sub !== 'lint') break;
+      const { values, positionals } = parseArgs({
+        args,
+        options: { strict: { type: 'boolean', default: false } },
+        allowPositionals: true,
+      });
+      if (positionals.length === 0) break;
+      const report = lintPolicy(positionals);
+      for (const d of report.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
+      const errors = report.diagnostics.filter((d) => d.severity === 'error').length;
+      const warnings = report.diagnostics.length - errors;
+      if (report.counts && errors === 0) {
+        const c = report.counts;
+        const w = warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : '';
+        process.stdout.write(
+          `ok: ${c.routes} routes, ${c.functions} functions, ${c.rules} rules${w}\n`,
+        );
+      }
+      return errors > 0 || (values.strict && warnings > 0) ? 1 : 0;
     }
     case 'stack': {
       const { runStack } = await import('./stack.js');

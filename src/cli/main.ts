@@ -12,6 +12,10 @@ const USAGE = `usage:
                   [--policies path[,path…]] [--log-level level]
   callguard policy lint [--strict] <policy file or directory>…
   callguard stack            start the local stack (Envoy + callguard + demo endpoint)
+  callguard demo endpoint [--host 127.0.0.1] [--port 8081]
+  callguard demo idp [--host 127.0.0.1] [--port 8082] [--issuer URL] [--audience callguard-demo]
+                             DEMO ONLY: the demo function endpoint, and an OIDC issuer that
+                             signs a token for anyone (docker-compose demo)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -71,6 +75,41 @@ async function main(argv: string[]): Promise<number> {
       const { runStack } = await import('./stack.js');
       await runStack();
       return -1;
+    }
+    case 'demo': {
+      const [what, ...args] = rest;
+      const { values } = parseArgs({
+        args,
+        options: {
+          host: { type: 'string', default: '127.0.0.1' },
+          port: { type: 'string' },
+          issuer: { type: 'string' },
+          audience: { type: 'string' },
+        },
+      });
+      if (what === 'endpoint') {
+        const { startDemoUpstream } = await import('./demo-upstream.js');
+        const up = await startDemoUpstream(
+          Number(values.port ?? 8081),
+          // The demo endpoint shows what got past callguard: that is its purpose.
+          (r) => process.stdout.write(`${r.method} ${r.path} ${r.body.toString('utf8')}\n`),
+          values.host,
+        );
+        process.stdout.write(`demo endpoint on ${values.host}:${up.port}\n`);
+        return -1;
+      }
+      if (what === 'idp') {
+        const { startDemoIdp } = await import('./demo-idp.js');
+        const idp = await startDemoIdp({
+          host: values.host,
+          port: Number(values.port ?? 8082),
+          issuer: values.issuer,
+          audience: values.audience,
+        });
+        process.stdout.write(`DEMO ONLY identity provider ${idp.issuer} on port ${idp.port}\n`);
+        return -1;
+      }
+      break;
     }
     case '--help':
     case 'help':

@@ -79,6 +79,7 @@ export function inspect(input: InspectInput): Inspection {
     throw new CallguardError('blocked', `${direction} carries values the policy blocks`, {
       paths: blocked.map((f) => f.path),
       rule: [...new Set(blocked.map((f) => f.rule))].join(','),
+      decision,
     });
   }
   const edits = editsFor(body, decision.findings, actions);

@@ -3,6 +3,8 @@
 // error, so an unexpected exception's message (which might carry a payload value) never
 // reaches a client.
 
+import type { Decision } from './policy/types.js';
+
 export const ERROR_STATUS = {
   malformed_json: 400,
   invalid_utf8: 400,
@@ -30,6 +32,8 @@ export interface ErrorDetails {
   rule?: string | undefined;
   /** A status other than the code's own (a response-side refusal is a 502). */
   status?: number | undefined;
+  /** The decision behind a `blocked` refusal, for the session record and metrics. */
+  decision?: Decision | undefined;
 }
 
 export class CallguardError extends Error {
@@ -37,6 +41,7 @@ export class CallguardError extends Error {
   readonly status: number;
   readonly paths: string[];
   readonly rule: string | undefined;
+  readonly decision: Decision | undefined;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
@@ -45,6 +50,7 @@ export class CallguardError extends Error {
     this.status = details.status ?? ERROR_STATUS[code];
     this.paths = details.paths ?? [];
     this.rule = details.rule;
+    this.decision = details.decision;
   }
 }
 

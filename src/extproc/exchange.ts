@@ -207,6 +207,8 @@ export class Exchange {
         maxDepth: this.deps.config.limits.max_depth,
       });
     } catch (e) {
+      // A block still records its decision (findings, rules) in the session record.
+      if (e instanceof CallguardError && e.decision) side.decision = e.decision;
       if (e instanceof CallguardError && direction === 'response' && e.status < 500) {
         // The caller did nothing wrong: a response the policy refuses is a bad gateway.
         throw new CallguardError(e.code, e.message, { paths: e.paths, rule: e.rule, status: 502 });

@@ -2,8 +2,12 @@
 // by level/detector/action, one latency observation per ext_proc message and phase, no
 // open stream left, and no request data in any metric line.
 
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, postJson, startStack } from './stack.js';
+import { PROJECT_ROOT } from '../../src/cli/envoy.js';
+import { http, postJson, sessionRecord, startStack } from './stack.js';
 import type { Stack } from './stack.js';
 import { metricValue, parseExposition } from '../support/prom.js';
 import type { Sample } from '../support/prom.js';
@@ -13,7 +17,14 @@ const CANARY = 'cnry7Q2xZ9wV';
 const agents = { 'x-callguard-dev-groups': 'agents' };
 
 beforeAll(async () => {
-  stack = await startStack();
+  // The shipped policy, plus a rule that blocks confidential values for interns.
+  const dir = mkdtempSync(join(tmpdir(), 'cg-metrics-'));
+  cpSync(join(PROJECT_ROOT, 'policies'), dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'interns.yaml'),
+    'rules:\n  - name: interns-blocked\n    match: { min_level: confidential, groups: [interns] }\n    action: block\n',
+  );
+  stack = await startStack({ policies: [dir] });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -68,12 +79,29 @@ describe('metrics', () => {
     const pub = await http(`${stack.url}/public/${CANARY}`, { headers: { 'x-canary': CANARY } });
     expect(pub.status).toBe(404); // the demo endpoint has no such page; callguard let it through
 
-    const { text, samples } = await scrapeWhen((s) => metricValue(s, 'callguard_calls_total') >= 4);
+    // 5. Blocked by policy at the request body (2 messages); its findings still count.
+    const blocked = await postJson(
+      `${stack.url}/functions/charge_card`,
+      `{"amount":1,"currency":"EUR","card":{"number":"4242424242424242","holder":"${CANARY}"},"customer":{"ssn":"078-05-1120"}}`,
+      { 'x-callguard-dev-groups': 'agents,interns' },
+    );
+    expect(blocked.status).toBe(403);
+    expect(blocked.json<{ error: { code: string } }>().error.code).toBe('blocked');
+    // The session record keeps the blocked decision (findings, rules), like any other.
+    const record = await sessionRecord(stack, blocked.headers['x-callguard-session'] as string);
+    expect(record.request?.action).toBe('block');
+    expect(record.request?.findings.map((f) => `${f.path}:${f.action}:${f.rule}`)).toEqual([
+      '/card/number:block:interns-blocked',
+      '/card/holder:allow:internal-allowed',
+      '/customer/ssn:block:interns-blocked',
+    ]);
+
+    const { text, samples } = await scrapeWhen((s) => metricValue(s, 'callguard_calls_total') >= 5);
     const calls = (labels: Record<string, string>) =>
       metricValue(samples, 'callguard_calls_total', labels);
-    expect(calls({})).toBe(4);
+    expect(calls({})).toBe(5);
     expect(calls({ route: 'charge_card', function: 'charge_card', outcome: 'modified' })).toBe(1);
-    expect(calls({ route: 'charge_card', function: 'charge_card', outcome: 'denied' })).toBe(1);
+    expect(calls({ route: 'charge_card', function: 'charge_card', outcome: 'denied' })).toBe(2);
     expect(calls({ route: 'none', function: 'none', outcome: 'denied' })).toBe(1);
     expect(calls({ route: 'public', function: 'none', outcome: 'public' })).toBe(1);
 
@@ -81,21 +109,24 @@ describe('metrics', () => {
       metricValue(samples, 'callguard_findings_total', labels);
     const req = { direction: 'request', source: 'contract' };
     expect(findings({ ...req, level: 'confidential', detector: 'card', action: 'mask' })).toBe(1);
-    expect(findings({ ...req, level: 'internal', detector: 'none', action: 'allow' })).toBe(1);
+    expect(findings({ ...req, level: 'internal', detector: 'none', action: 'allow' })).toBe(2);
+    expect(findings({ ...req, level: 'confidential', detector: 'card', action: 'block' })).toBe(1);
+    expect(findings({ ...req, level: 'restricted', detector: 'ssn', action: 'block' })).toBe(1);
     expect(findings({ ...req, level: 'restricted', detector: 'ssn', action: 'redact' })).toBe(1);
     expect(
       findings({ direction: 'response', level: 'confidential', detector: 'card', action: 'mask' }),
     ).toBe(1);
-    expect(findings({})).toBe(4);
+    expect(findings({})).toBe(7);
     const decisions = (labels: Record<string, string>) =>
       metricValue(samples, 'callguard_decisions_total', labels);
     expect(decisions({ route: 'charge_card', direction: 'request', action: 'redact' })).toBe(1);
+    expect(decisions({ route: 'charge_card', direction: 'request', action: 'block' })).toBe(1);
     expect(decisions({ route: 'charge_card', direction: 'response', action: 'mask' })).toBe(1);
 
     const phase = (p: string) =>
       metricValue(samples, 'callguard_phase_duration_seconds_count', { phase: p });
-    expect(phase('request_headers')).toBe(4);
-    expect(phase('request_body')).toBe(2);
+    expect(phase('request_headers')).toBe(5);
+    expect(phase('request_body')).toBe(3);
     expect(phase('response_headers')).toBe(1);
     expect(phase('response_body')).toBe(1);
     expect(metricValue(samples, 'callguard_phase_duration_seconds_sum')).toBeGreaterThan(0);

@@ -124,7 +124,19 @@ export function loadPolicySources(paths: readonly string[], cwd = process.cwd())
   };
 
   const docs: SourcedDocument[] = [];
-  for (const file of policyFiles(paths.map((p) => resolve(cwd, p)))) {
+  let files: string[];
+  try {
+    files = policyFiles(paths.map((p) => resolve(cwd, p)));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new PolicyLoadError(
+      display(err.path ?? paths.join(', ')),
+      0,
+      0,
+      `cannot read: ${err.code}`,
+    );
+  }
+  for (const file of files) {
     const pf = parse(file);
     const value: unknown = pf.doc.toJS() ?? {};
     if (!validatePolicy(value)) {

@@ -76,6 +76,12 @@ describe('policy lint', () => {
     );
   });
 
+  it('reports a policy path that does not exist as an error', () => {
+    const dir = policyDir({});
+    const ds = lintPolicy([join(dir, 'nowhere')], dir).diagnostics;
+    expect(ds.map(formatDiagnostic)).toEqual(['nowhere:0:0: error: cannot read: ENOENT [load]']);
+  });
+
   it('reports a contract naming an unknown level as an error in the contract', () => {
     const ds = lint(rules('  - { name: r, match: { level: confidential }, action: mask }\n'), {
       'pay.json': '{\n  "properties": {\n    "x": { "x-classification": "secret" }\n  }\n}\n',

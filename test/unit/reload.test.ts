@@ -1,7 +1,7 @@
 // PolicyStore on the real file system: what a change to each kind of file does, what a
 // no-op rewrite does, and what a refused reload leaves in force.
 
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -95,6 +95,14 @@ describe('PolicyStore', () => {
       expect(metricValue(m, 'callguard_policy_last_reload_ok')).toBe(1);
       expect(metricValue(m, 'callguard_policy_version')).toBe(1);
     });
+  });
+
+  it('refuses a reload when the policy directory is gone', () => {
+    const { dir, store } = setup();
+    rmSync(dir, { recursive: true });
+    expect(store.reload('test')).toBe('refused');
+    expect(store.status().last_error?.message).toBe(`${dir}:0:0: cannot read: ENOENT`);
+    expect(store.current().routes).toHaveLength(1);
   });
 
   it('watches the policy directory and the contracts directory, debounced', async () => {

@@ -7,7 +7,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -53,15 +52,21 @@ export interface HttpResult {
   json<T = unknown>(): T;
 }
 
+/**
+ * A port that was free a moment ago, below Linux's ephemeral range (32768+): the OS hands
+ * ephemeral ports to every outgoing connection the tests make, so a port chosen there can
+ * be taken again before Envoy or callguard binds it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
+  for (;;) {
+    const port = 10_240 + Math.floor(Math.random() * (32_768 - 10_240));
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** A plain HTTP/1.1 request with exact bytes (no client-side JSON re-encoding). */
@@ -159,7 +164,18 @@ export function renderEnvoyConfig(ports: {
   return text;
 }
 
+/** Start a stack; a port taken between choosing and binding it is retried on new ports. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use|EADDRINUSE/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startStackOnce(opts: StackOptions): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'callguard-it-'));
   const upstream = await startDemoUpstream(0);
   const [listener, admin, grpcPort, cgAdmin] = [
@@ -189,7 +205,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
   await waitFor('callguard', callguard, async () => {
     return (await http(`${callguardAdmin}/healthz`)).status === 200;
-  }).catch((e: Error) => {
+  }).catch(async (e: Error) => {
+    await stopChild(callguard);
+    await upstream.close();
     throw new Error(`${e.message}\n${callguardOutput()}`);
   });
 
@@ -222,7 +240,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const envoyAdmin = `http://127.0.0.1:${admin}`;
   await waitFor('envoy', envoy, async () => {
     return (await http(`${envoyAdmin}/ready`)).status === 200;
-  }).catch((e: Error) => {
+  }).catch(async (e: Error) => {
+    await Promise.all([stopChild(envoy), stopChild(callguard)]);
+    await upstream.close();
     throw new Error(`${e.message}\n${envoyOutput()}`);
   });
 

@@ -11,14 +11,15 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Outcome, SessionRecord, SessionSink } from './audit/record.js';
 import type { Decision } from './policy/types.js';
 
-/** The ext_proc phases timed per message. */
+/** The ext_proc phases timed per message, and the ext_authz Check (one per call). */
 export type Phase =
   | 'request_headers'
   | 'request_body'
   | 'response_headers'
   | 'response_body'
   | 'request_trailers'
-  | 'response_trailers';
+  | 'response_trailers'
+  | 'authz_check';
 
 /** Elasticsearch operations whose failures are counted (wired by the audit sink). */
 export type EsOperation = 'bulk' | 'search' | 'template' | 'ticket';
@@ -80,7 +81,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
   });
   const phases = new Histogram({
     name: 'callguard_phase_duration_seconds',
-    help: 'Time callguard took to answer one ext_proc message, by phase.',
+    help: 'Time callguard took to answer one ext_proc message (by phase) or one ext_authz check (phase="authz_check").',
     labelNames: ['phase'] as const,
     buckets: PHASE_BUCKETS,
     registers,

@@ -97,9 +97,11 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       cb: grpc.sendUnaryData<CheckResponse>,
     ) {
       open++;
+      const started = performance.now();
       check(deps, call.request).then(
         (r) => {
           open--;
+          deps.metrics.phase('authz_check', (performance.now() - started) / 1000);
           cb(null, r);
         },
         (e: unknown) => {

@@ -96,10 +96,15 @@ describe('metrics', () => {
       '/customer/ssn:block:interns-blocked',
     ]);
 
-    const { text, samples } = await scrapeWhen((s) => metricValue(s, 'callguard_calls_total') >= 5);
+    // 6. Header-only route served by ext_authz: one Check, counted like a stream.
+    const who = await http(`${stack.url}/whoami`, { headers: agents });
+    expect(who.status).toBe(200);
+
+    const { text, samples } = await scrapeWhen((s) => metricValue(s, 'callguard_calls_total') >= 6);
     const calls = (labels: Record<string, string>) =>
       metricValue(samples, 'callguard_calls_total', labels);
-    expect(calls({})).toBe(5);
+    expect(calls({})).toBe(6);
+    expect(calls({ route: 'whoami', function: 'none', outcome: 'allowed' })).toBe(1);
     expect(calls({ route: 'charge_card', function: 'charge_card', outcome: 'modified' })).toBe(1);
     expect(calls({ route: 'charge_card', function: 'charge_card', outcome: 'denied' })).toBe(2);
     expect(calls({ route: 'none', function: 'none', outcome: 'denied' })).toBe(1);
@@ -129,6 +134,7 @@ describe('metrics', () => {
     expect(phase('request_body')).toBe(3);
     expect(phase('response_headers')).toBe(1);
     expect(phase('response_body')).toBe(1);
+    expect(phase('authz_check')).toBe(1);
     expect(metricValue(samples, 'callguard_phase_duration_seconds_sum')).toBeGreaterThan(0);
     expect(metricValue(samples, 'callguard_open_streams')).toBe(0);
 

@@ -1,14 +1,15 @@
-// The admin HTTP server: /healthz (liveness and readiness with the loaded policy's shape and
-// the audit sink's status) and the audit API (admin/sessions.ts). The review page and
-// /metrics come with later issues.
+// The admin HTTP server: /healthz (liveness and readiness, with the policy in force, the
+// last refused reload and the audit sink's status), /metrics (Prometheus text format), the
+// audit API (admin/sessions.ts) and the approvals API (admin/approvals.ts).
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CompiledPolicy } from '../policy/compile.js';
+import type { CallguardMetrics } from '../metrics.js';
+import type { PolicyStatus } from '../policy/reload.js';
+import type { AuditStatus } from '../audit/es-sink.js';
 import { handleApprovals } from './approvals.js';
 import type { ApprovalApiDeps } from './approvals.js';
-import type { AuditStatus } from '../audit/es-sink.js';
 import { handleSessions } from './sessions.js';
 import type { SessionApiDeps } from './sessions.js';
 
@@ -19,8 +20,9 @@ export interface AdminHandle {
 
 export interface AdminDeps {
   addr: string;
-  policy(): CompiledPolicy;
+  policy(): PolicyStatus;
   draining(): boolean;
+  metrics: Pick<CallguardMetrics, 'exposition' | 'contentType'>;
   approvals?: ApprovalApiDeps;
   /** The Elasticsearch sink's status, when one is configured. */
   audit?: () => AuditStatus;
@@ -39,16 +41,27 @@ export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
     if (deps.approvals && (await handleApprovals(req, res, url, deps.approvals))) return;
     if (deps.sessions && (await handleSessions(req, res, url, deps.sessions))) return;
     if (req.method === 'GET' && url.pathname === '/healthz') {
-      const p = deps.policy();
       const draining = deps.draining();
+      // A refused reload leaves the last good policy serving: still 200, with last_error.
       res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
           status: draining ? 'draining' : 'ok',
-          policy: { routes: p.routes.length, functions: p.functions.size, rules: p.rules.length },
+          policy: deps.policy(),
           ...(deps.audit ? { audit: deps.audit() } : {}),
         }),
       );
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      try {
+        const text = await deps.metrics.exposition();
+        res.writeHead(200, { 'content-type': deps.metrics.contentType });
+        res.end(text);
+      } catch {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'internal', message: 'metrics failed' } }));
+      }
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });

@@ -112,6 +112,11 @@ export class ApprovalService {
     }
   }
 
+  /** Tickets waiting for a review (a gauge). */
+  countPending(): Promise<number> {
+    return this.o.store.countPending();
+  }
+
   /** Uses the approval for exactly this call; ApprovalError (with its code) otherwise. */
   async redeem(id: string, c: RedeemContext): Promise<Ticket> {
     const t = await this.o.store.update(id, (t) => redeem(expire(t, this.now()), c, this.now()));

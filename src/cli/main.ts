@@ -4,18 +4,23 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, envOverrides, loadConfig } from '../config/config.js';
 import { loadPolicy, PolicyLoadError } from '../policy/load.js';
+import { formatDiagnostic, lintPolicy } from '../policy/lint.js';
 import { serve } from './serve.js';
 import { FingerprintKeyError } from '../audit/fingerprint.js';
 
 const USAGE = `usage:
   callguard serve [--config callguard.yaml] [--grpc-addr host:port] [--admin-addr host:port]
                   [--policies path[,path…]] [--log-level level]
-  callguard policy lint <policy file or directory>…
+  callguard policy lint [--strict] <policy file or directory>…
   callguard policy explain <route> <payload.json> [--policies dir[,file…]] [--direction request|response]
                    [--groups a,b] [--function name]
   callguard kibana import --kibana-url URL [--file callguard.ndjson] [--space id]
                             load the audit's Kibana saved objects (KIBANA_API_KEY for auth)
   callguard stack            start the local stack (Envoy + callguard + Elasticsearch + demo endpoint)
+  callguard demo endpoint [--host 127.0.0.1] [--port 8081]
+  callguard demo idp [--host 127.0.0.1] [--port 8082] [--issuer URL] [--audience callguard-demo]
+                              DEMO ONLY: the demo function endpoint, and an OIDC issuer that
+                              signs a token for anyone (docker-compose demo)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -50,10 +55,10 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     case 'policy': {
-      const [sub, ...paths] = rest;
+      const [sub, ...args] = rest;
       if (sub === 'explain') {
         const { values, positionals } = parseArgs({
-          args: paths,
+          args,
           allowPositionals: true,
           options: {
             policies: { type: 'string', default: 'policies' },
@@ -80,12 +85,25 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(r.text);
         return r.exitCode;
       }
-      if (sub !== 'lint' || paths.length === 0) break;
-      const p = loadPolicy(paths);
-      process.stdout.write(
-        `ok: ${p.routes.length} routes, ${p.functions.size} functions, ${p.rules.length} rules\n`,
-      );
-      return 0;
+      if (sub !== 'lint') break;
+      const { values, positionals } = parseArgs({
+        args,
+        options: { strict: { type: 'boolean', default: false } },
+        allowPositionals: true,
+      });
+      if (positionals.length === 0) break;
+      const report = lintPolicy(positionals);
+      for (const d of report.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
+      const errors = report.diagnostics.filter((d) => d.severity === 'error').length;
+      const warnings = report.diagnostics.length - errors;
+      if (report.counts && errors === 0) {
+        const c = report.counts;
+        const w = warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : '';
+        process.stdout.write(
+          `ok: ${c.routes} routes, ${c.functions} functions, ${c.rules} rules${w}\n`,
+        );
+      }
+      return errors > 0 || (values.strict && warnings > 0) ? 1 : 0;
     }
     case 'kibana': {
       const [sub, ...args] = rest;
@@ -118,6 +136,41 @@ async function main(argv: string[]): Promise<number> {
       const { runStack } = await import('./stack.js');
       await runStack();
       return -1;
+    }
+    case 'demo': {
+      const [what, ...args] = rest;
+      const { values } = parseArgs({
+        args,
+        options: {
+          host: { type: 'string', default: '127.0.0.1' },
+          port: { type: 'string' },
+          issuer: { type: 'string' },
+          audience: { type: 'string' },
+        },
+      });
+      if (what === 'endpoint') {
+        const { startDemoUpstream } = await import('./demo-upstream.js');
+        const up = await startDemoUpstream(
+          Number(values.port ?? 8081),
+          // The demo endpoint shows what got past callguard: that is its purpose.
+          (r) => process.stdout.write(`${r.method} ${r.path} ${r.body.toString('utf8')}\n`),
+          values.host,
+        );
+        process.stdout.write(`demo endpoint on ${values.host}:${up.port}\n`);
+        return -1;
+      }
+      if (what === 'idp') {
+        const { startDemoIdp } = await import('./demo-idp.js');
+        const idp = await startDemoIdp({
+          host: values.host,
+          port: Number(values.port ?? 8082),
+          issuer: values.issuer,
+          audience: values.audience,
+        });
+        process.stdout.write(`DEMO ONLY identity provider ${idp.issuer} on port ${idp.port}\n`);
+        return -1;
+      }
+      break;
     }
     case '--help':
     case 'help':

@@ -1,5 +1,6 @@
 // `callguard serve`: load config and policy (refusing to start on any error), start the
-// gRPC and admin servers, and drain on SIGTERM/SIGINT.
+// gRPC and admin servers, reload the policy on change or SIGHUP, and drain on
+// SIGTERM/SIGINT.
 
 import { LogSink } from '../audit/record.js';
 import { Client } from '@elastic/elasticsearch';
@@ -17,19 +18,32 @@ import { startAdmin } from '../admin/server.js';
 import { startGrpc } from '../extproc/server.js';
 import { createLogger } from '../log.js';
 import type { Logger } from '../log.js';
-import { loadPolicy } from '../policy/load.js';
+import { createMetrics, meteredSink } from '../metrics.js';
+import { PolicyRefused, PolicyStore } from '../policy/reload.js';
 import { Identifier } from '../identity/identify.js';
 
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.log.level);
-  const policy = loadPolicy(config.policies);
-  let draining = false;
-  const identifier = new Identifier(config.identity, config.dev.groups_header);
+  const metrics = createMetrics();
   const keys = readTokenKeys(config.tokenize);
-  if (policy.needsTokenKeys && keys.length === 0) {
+  const tokenizer = keys.length > 0 ? new Tokenizer(keys) : undefined;
+  const store = new PolicyStore({
+    paths: config.policies,
+    log,
+    metrics,
+    // A reload that tokenizes needs keys this process has: refused like an invalid edit.
+    accept: (p) => {
+      if (p.needsTokenKeys && !tokenizer) {
+        throw new PolicyRefused('the policy tokenizes or detokenizes, but tokenize.keys is empty');
+      }
+    },
+  });
+  const policy = () => store.current();
+  if (policy().needsTokenKeys && !tokenizer) {
     throw new ConfigError('the policy tokenizes or detokenizes, but tokenize.keys is empty');
   }
-  const tokenizer = keys.length > 0 ? new Tokenizer(keys) : undefined;
+  let draining = false;
+  const identifier = new Identifier(config.identity, config.dev.groups_header);
   const approvals = await startApprovals(config, log);
   const es = config.audit.elasticsearch;
   // Fingerprints exist for the Elasticsearch audit (the log sink never writes them).
@@ -42,15 +56,16 @@ export async function serve(config: Config): Promise<void> {
     approvals,
     config,
     log,
-    sink,
+    sink: meteredSink(metrics, sink),
     identifier,
     tokenizer,
-    policy: () => policy,
+    policy,
+    metrics,
     ...(fingerprinter ? { fingerprint: (v: string) => fingerprinter.of(v) } : {}),
   });
   const admin = await startAdmin({
     addr: config.admin_addr,
-    policy: () => policy,
+    policy: () => store.status(),
     draining: () => draining,
     approvals: {
       service: approvals,
@@ -66,14 +81,21 @@ export async function serve(config: Config): Promise<void> {
       admin: config.admin,
       log,
     },
+    metrics,
   });
+  if (config.policy_reload.watch) store.watch(config.policy_reload.debounce_ms);
+  const gauges = watchGauges(metrics, esSink, approvals);
+  process.on('SIGHUP', () => void store.reload('SIGHUP'));
   log.info(
     {
       grpc_addr: config.grpc_addr,
       grpc_port: grpc.port,
       admin_addr: config.admin_addr,
       admin_port: admin.port,
-      routes: policy.routes.length,
+      routes: policy().routes.length,
+      policy_version: store.status().version,
+      policy_hash: store.status().hash.slice(0, 12),
+      policy_watch: config.policy_reload.watch,
       dev_groups_header: config.dev.groups_header || undefined,
       audit: es
         ? { elasticsearch: es.url, index_prefix: es.index_prefix, spool: config.audit.spool.dir }
@@ -91,9 +113,11 @@ export async function serve(config: Config): Promise<void> {
   const stop = async (signal: string) => {
     if (draining) return;
     draining = true;
+    store.close();
     log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
     await grpc.shutdown(config.shutdown_grace_ms);
     approvals?.stop();
+    clearInterval(gauges);
     await admin.close();
     // Records not shipped within the grace stay in the spool for the next start.
     await esSink?.close(Math.min(config.shutdown_grace_ms, 5_000));
@@ -128,4 +152,33 @@ async function startApprovals(config: Config, log: Logger): Promise<ApprovalServ
   const service = new ApprovalService({ store, log, notifier, publicUrl: a.public_url });
   service.startSweeper(a.sweep_ms);
   return service;
+}
+
+/**
+ * The gauges other components own, sampled every few seconds: the spool backlog and the
+ * Elasticsearch failures the sink counted, and the tickets waiting for a review.
+ */
+function watchGauges(
+  metrics: ReturnType<typeof createMetrics>,
+  esSink: ElasticsearchSink | undefined,
+  approvals: ApprovalService | undefined,
+): NodeJS.Timeout {
+  let seenRetries = 0;
+  let tick = 0;
+  const t = setInterval(() => {
+    if (esSink) {
+      const st = esSink.status();
+      metrics.spoolBacklog.set(st.spool_bytes);
+      // Each retry of a bulk request is one that failed (429, 5xx or unreachable).
+      for (; seenRetries < st.retries; seenRetries++) metrics.esErrors.inc('bulk');
+    }
+    if (approvals && tick++ % 5 === 0) {
+      approvals.countPending().then(
+        (n) => metrics.approvalsHeld.set(n),
+        () => metrics.esErrors.inc('ticket'),
+      );
+    }
+  }, 2000);
+  t.unref();
+  return t;
 }

@@ -22,6 +22,13 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** How long a shutdown waits for open streams before cutting them. */
   shutdown_grace_ms: number;
+  /** Hot reload of the policy files (SIGHUP always reloads). */
+  policy_reload: {
+    /** Watch the policy directories and reload on change. */
+    watch: boolean;
+    /** Quiet time after the last change before reloading. */
+    debounce_ms: number;
+  };
   dev: {
     /**
      * DEVELOPMENT ONLY. A request header whose comma-separated value is trusted as the
@@ -145,6 +152,7 @@ export const DEFAULT_CONFIG: Config = {
   limits: { max_body_bytes: 1024 * 1024, max_depth: 64 },
   log: { level: 'info' },
   shutdown_grace_ms: 10_000,
+  policy_reload: { watch: true, debounce_ms: 200 },
   dev: { groups_header: '' },
   identity: {
     oidc: [],
@@ -224,6 +232,14 @@ const CONFIG_SCHEMA = {
       },
     },
     shutdown_grace_ms: { type: 'integer', minimum: 0 },
+    policy_reload: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        watch: { type: 'boolean' },
+        debounce_ms: { type: 'integer', minimum: 0, maximum: 60_000 },
+      },
+    },
     dev: {
       type: 'object',
       additionalProperties: false,
@@ -456,6 +472,7 @@ export function loadConfig(
     ...merged,
     limits: { ...DEFAULT_CONFIG.limits, ...merged.limits },
     log: { ...DEFAULT_CONFIG.log, ...merged.log },
+    policy_reload: { ...DEFAULT_CONFIG.policy_reload, ...merged.policy_reload },
     dev: { ...DEFAULT_CONFIG.dev, ...merged.dev },
     identity: resolveIdentityPaths({ ...DEFAULT_CONFIG.identity, ...merged.identity }, base),
     audit: resolveAudit(merged.audit, base, file),

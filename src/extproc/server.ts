@@ -20,6 +20,7 @@ import { check } from './authz.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import type { ApprovalService } from '../approval/service.js';
+import type { CallguardMetrics, Phase } from '../metrics.js';
 
 export interface GrpcDeps {
   config: Config;
@@ -30,6 +31,8 @@ export interface GrpcDeps {
   approvals?: ApprovalService | undefined;
   policy(): CompiledPolicy;
   fingerprint?: (value: string) => string;
+  /** Open streams and per-phase latency (sessions are counted by the sink, at finish). */
+  metrics: Pick<CallguardMetrics, 'openStreams' | 'phase'>;
 }
 
 export interface GrpcHandle {
@@ -56,6 +59,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
   server.addService(services.extProc, {
     Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
       open++;
+      deps.metrics.openStreams.inc();
       const exchange = new Exchange(deps);
       let closed = false;
       const record = (aborted: boolean) => {
@@ -69,6 +73,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
         if (closed) return;
         closed = true;
         open--;
+        deps.metrics.openStreams.dec();
         record(aborted);
       };
       // Messages are answered one at a time, in order; the stream ends only after the
@@ -77,9 +82,11 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       call.on('data', (msg: ProcessingRequest) => {
         // handle() never rejects: any failure is already an ImmediateResponse refusal.
         queue = queue.then(async () => {
+          const started = performance.now();
           const answer = await exchange.handle(msg, (r) => {
             if (!closed) call.write(r);
           });
+          deps.metrics.phase(phaseOf(msg), (performance.now() - started) / 1000);
           // The last answer: the session record is spooled before it goes out.
           if (exchange.complete) record(false);
           if (!closed) call.write(answer);
@@ -102,9 +109,11 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       cb: grpc.sendUnaryData<CheckResponse>,
     ) {
       open++;
+      const started = performance.now();
       check(deps, call.request).then(
         (r) => {
           open--;
+          deps.metrics.phase('authz_check', (performance.now() - started) / 1000);
           cb(null, r);
         },
         (e: unknown) => {
@@ -149,4 +158,14 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       });
     },
   };
+}
+
+/** The phase of one ext_proc message, for the latency histogram. */
+function phaseOf(msg: ProcessingRequest): Phase {
+  if (msg.request_headers) return 'request_headers';
+  if (msg.request_body) return 'request_body';
+  if (msg.response_headers) return 'response_headers';
+  if (msg.response_body) return 'response_body';
+  if (msg.request_trailers) return 'request_trailers';
+  return 'response_trailers';
 }

@@ -53,7 +53,27 @@ export function policyFiles(paths: readonly string[]): string[] {
 
 /** Load, validate and compile; throws PolicyLoadError naming file, line and problem. */
 export function loadPolicy(paths: readonly string[], cwd = process.cwd()): CompiledPolicy {
+  return loadPolicySources(paths, cwd).policy;
+}
+
+/** A loaded policy with what it was built from (for reload hashing, watching and lint). */
+export interface LoadedPolicy {
+  policy: CompiledPolicy;
+  /** Every file read (policy documents and contracts): absolute path → text. */
+  files: ReadonlyMap<string, string>;
+  /** The policy documents, in load order (`source` is the absolute path). */
+  documents: readonly SourcedDocument[];
+  /** Contract schemas by absolute path. */
+  contracts: ReadonlyMap<string, Record<string, unknown>>;
+  /** The position of a JSON Pointer in a file that was read (file shown relative to cwd). */
+  locate(file: string, pointer: string): { file: string; line: number; col: number };
+}
+
+/** loadPolicy, keeping the sources. Throws PolicyLoadError like loadPolicy. */
+export function loadPolicySources(paths: readonly string[], cwd = process.cwd()): LoadedPolicy {
   const parsed = new Map<string, ParsedFile>();
+  const texts = new Map<string, string>();
+  const contracts = new Map<string, Record<string, unknown>>();
   const display = (f: string) => relative(cwd, f) || f;
   const parse = (file: string): ParsedFile => {
     const known = parsed.get(file);
@@ -69,6 +89,7 @@ export function loadPolicy(paths: readonly string[], cwd = process.cwd()): Compi
         `cannot read: ${(e as NodeJS.ErrnoException).code}`,
       );
     }
+    texts.set(file, text);
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const err = doc.errors[0];
@@ -103,7 +124,19 @@ export function loadPolicy(paths: readonly string[], cwd = process.cwd()): Compi
   };
 
   const docs: SourcedDocument[] = [];
-  for (const file of policyFiles(paths.map((p) => resolve(cwd, p)))) {
+  let files: string[];
+  try {
+    files = policyFiles(paths.map((p) => resolve(cwd, p)));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new PolicyLoadError(
+      display(err.path ?? paths.join(', ')),
+      0,
+      0,
+      `cannot read: ${err.code}`,
+    );
+  }
+  for (const file of files) {
     const pf = parse(file);
     const value: unknown = pf.doc.toJS() ?? {};
     if (!validatePolicy(value)) {
@@ -123,15 +156,28 @@ export function loadPolicy(paths: readonly string[], cwd = process.cwd()): Compi
   }
 
   try {
-    return compilePolicy(docs, (ref, from) => {
+    const policy = compilePolicy(docs, (ref, from) => {
       const file = resolve(dirname(from), ref);
       const pf = parse(file);
       const schema: unknown = pf.doc.toJS();
       if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
         throw new PolicyCompileError('a contract must be a JSON Schema object', file, '');
       }
+      contracts.set(file, schema as Record<string, unknown>);
       return { source: file, schema: schema as Record<string, unknown> };
     });
+    return {
+      policy,
+      files: texts,
+      documents: docs,
+      contracts,
+      locate(file, pointer) {
+        const pf = parsed.get(file);
+        if (!pf) return { file: display(file), line: 0, col: 0 };
+        const e = locate(pf, pointer, '');
+        return { file: e.file, line: e.line, col: e.col };
+      },
+    };
   } catch (e) {
     if (e instanceof PolicyCompileError) {
       const pf = parsed.get(e.source);

@@ -44,6 +44,36 @@ describe('callguard command', () => {
     expect(bad.stdout).toContain('"code": "prohibited_field"');
   });
 
+  it('policy lint prints warnings as file:line:col, exit 0; with --strict, exit 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      [
+        'rules:',
+        '  - { name: all-blocked, match: { min_level: internal }, action: block }',
+        '  - { name: masked, match: { level: confidential }, action: mask }',
+        '',
+      ].join('\n'),
+    );
+    const expected =
+      'p.yaml:3:5: warning: /rules/1: rule "masked" never decides: rule "all-blocked" matches every value it matches and its action (block) is stricter than mask [shadowed-rule]\n' +
+      'ok: 0 routes, 0 functions, 2 rules, 1 warning\n';
+    const r = run(['policy', 'lint', 'p.yaml'], dir);
+    expect(r.stdout).toBe(expected);
+    expect(r.status).toBe(0);
+    const strict = run(['policy', 'lint', '--strict', 'p.yaml'], dir);
+    expect(strict.stdout).toBe(expected);
+    expect(strict.status).toBe(1);
+  });
+
+  it('policy lint prints an error as file:line:col and exits 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    writeFileSync(join(dir, 'p.yaml'), 'rules:\n  - name: r\n    action: maybe\n');
+    const r = run(['policy', 'lint', 'p.yaml'], dir);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^p\.yaml:3:13: error: \/rules\/0\/action: .+ \[load\]\n$/);
+  });
+
   it('serve refuses to start on an invalid policy, naming file, line and problem', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
     mkdirSync(join(dir, 'policies'));

@@ -7,7 +7,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -50,6 +49,8 @@ export interface Stack {
   dir: string;
   /** The callguard.yaml this stack runs (tests start more replicas of it). */
   configFile: string;
+  /** Send callguard a signal (SIGHUP reloads the policy). */
+  signalCallguard(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -64,15 +65,21 @@ export interface HttpResult {
 /** The token key every test stack uses, so tests can make and check tokens themselves. */
 export const TEST_TOKEN_KEY = Buffer.alloc(32, 7);
 
+/**
+ * A port that was free a moment ago, below Linux's ephemeral range (32768+): the OS hands
+ * ephemeral ports to every outgoing connection the tests make, so a port chosen there can
+ * be taken again before Envoy or callguard binds it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
+  for (;;) {
+    const port = 10_240 + Math.floor(Math.random() * (32_768 - 10_240));
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** A plain HTTP/1.1 request with exact bytes (no client-side JSON re-encoding). */
@@ -170,7 +177,18 @@ export function renderEnvoyConfig(ports: {
   return text;
 }
 
+/** Start a stack; a port taken between choosing and binding it is retried on new ports. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use|EADDRINUSE/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startStackOnce(opts: StackOptions): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'callguard-it-'));
   const upstream = await startDemoUpstream(0);
   const [listener, admin, grpcPort, cgAdmin] = [
@@ -208,7 +226,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     outputs.push(collect(callguard));
     await waitFor('callguard', callguard, async () => {
       return (await http(`${callguardAdmin}/healthz`)).status === 200;
-    }).catch((e: Error) => {
+    }).catch(async (e: Error) => {
+      await stopChild(callguard);
+      await upstream.close();
       throw new Error(`${e.message}\n${callguardOutput()}`);
     });
   };
@@ -243,7 +263,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const envoyAdmin = `http://127.0.0.1:${admin}`;
   await waitFor('envoy', envoy, async () => {
     return (await http(`${envoyAdmin}/ready`)).status === 200;
-  }).catch((e: Error) => {
+  }).catch(async (e: Error) => {
+    await Promise.all([stopChild(envoy), stopChild(callguard)]);
+    await upstream.close();
     throw new Error(`${e.message}\n${envoyOutput()}`);
   });
 
@@ -260,6 +282,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     restartCallguard: startCallguard,
     dir,
     configFile: join(dir, 'callguard.yaml'),
+    signalCallguard: (signal) => void callguard.kill(signal),
     async stop() {
       await Promise.all([stopChild(envoy), stopChild(callguard)]);
       await upstream.close();

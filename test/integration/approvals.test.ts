@@ -56,6 +56,7 @@ interface ErrorJson {
     status_url: string;
     expires_at: string;
     paths: string[];
+    session_id: string;
   };
 }
 
@@ -143,6 +144,7 @@ const retry = async (
 describe('the full story: hold, notify, two managers, exactly one retry', () => {
   it('goes through once, for exactly the approved payload and caller', async () => {
     const e = await hold();
+    const heldSession = e.session_id;
     expect(e.approval_id).toMatch(/^apr_/);
     expect(e.status_url).toBe(`http://callguard-admin.test/api/approvals/${e.approval_id}`);
     expect(Date.parse(e.expires_at)).toBeGreaterThan(Date.now() + 29 * 60_000);
@@ -247,6 +249,7 @@ describe('the full story: hold, notify, two managers, exactly one retry', () => 
     expect(rec.approval).toMatchObject({
       id: e.approval_id,
       state: 'used',
+      held_session_id: heldSession,
       approved_by: [{ reviewer: 'manager-1' }, { reviewer: 'manager-2' }],
     });
     expect(stack.callguardOutput()).not.toContain(IBAN);

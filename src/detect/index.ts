@@ -36,6 +36,8 @@ export interface ScanContext {
 export interface CompiledDetectors {
   /** Hits sorted by start, non-overlapping. */
   scan(text: string, ctx: ScanContext): DetectorHit[];
+  /** The detectors this set runs, with their levels (for policy lint). */
+  readonly active: readonly { id: string; level: string }[];
 }
 
 export interface BuiltinDetector {
@@ -148,6 +150,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
   }
 
   return {
+    active: active.map((d) => ({ id: d.id, level: d.level })),
     scan(text: string, ctx: ScanContext): DetectorHit[] {
       if (typeof text !== 'string' || text.length === 0) return [];
       const keys = ctx?.keys ?? [];

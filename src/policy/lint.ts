@@ -159,9 +159,6 @@ export const CHECKS: readonly LintCheck[] = [
     },
   },
   {
-    // Detector checks. Today a detector is named by a contract's `x-detector`; when routes
-    // enable built-in detectors (src/detect/), "a route enables a detector whose level is the
-    // lowest" and "a rule names a detector no route enables" are entries like this one.
     code: 'detector-never-fires',
     severity: 'warning',
     summary:
@@ -179,6 +176,59 @@ export const CHECKS: readonly LintCheck[] = [
             });
           }
         });
+      }
+      return out;
+    },
+  },
+  {
+    code: 'route-detector-never-fires',
+    severity: 'warning',
+    summary: 'a detector a route runs at the lowest level, whose hits are never findings',
+    run(loaded) {
+      const lowest = loaded.policy.levels.lowest;
+      const out: Problem[] = [];
+      for (const d of loaded.documents) {
+        (d.doc.routes ?? []).forEach((r, i) => {
+          const plan = loaded.policy.routesByName.get(r.name);
+          for (const a of plan?.detectors?.active ?? []) {
+            if (a.level !== lowest) continue;
+            out.push({
+              source: d.source,
+              pointer: `/routes/${i}/detectors`,
+              message: `route "${r.name}" runs detector "${a.id}" at "${lowest}", the lowest level: its hits are never findings (disable it instead)`,
+            });
+          }
+        });
+      }
+      return out;
+    },
+  },
+  {
+    code: 'rule-detector-never-fires',
+    severity: 'warning',
+    summary: 'a rule naming detectors that no route it applies to runs and no contract names',
+    run(loaded) {
+      const { policy } = loaded;
+      const fromContracts = new Set<string>();
+      for (const fn of policy.functions.values()) {
+        for (const c of [fn.request, fn.response])
+          for (const id of c?.detectors ?? []) fromContracts.add(id);
+      }
+      const out: Problem[] = [];
+      for (const { rule, source, at } of sourcedRules(loaded)) {
+        if (!rule.detectors) continue;
+        const routes = policy.routes.filter((r) => !rule.routes || rule.routes.has(r.name));
+        const running = new Set(
+          routes.flatMap((r) => (r.detectors?.active ?? []).map((a) => a.id)),
+        );
+        const dead = [...rule.detectors].filter((id) => !running.has(id) && !fromContracts.has(id));
+        if (dead.length === rule.detectors.size) {
+          out.push({
+            source,
+            pointer: `${at}/match/detectors`,
+            message: `rule "${rule.name}" matches detectors (${dead.join(', ')}) that no route it applies to runs and no contract names: it never decides`,
+          });
+        }
       }
       return out;
     },

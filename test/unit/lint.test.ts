@@ -65,7 +65,13 @@ describe('policy lint', () => {
   it('has one entry per check, each with a distinct code', () => {
     const names = CHECKS.map((c) => c.code);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['rule-matches-nothing', 'shadowed-rule', 'detector-never-fires']);
+    expect(names).toEqual([
+      'rule-matches-nothing',
+      'shadowed-rule',
+      'detector-never-fires',
+      'route-detector-never-fires',
+      'rule-detector-never-fires',
+    ]);
   });
 
   it('reports what serve refuses as an error at file:line:col', () => {
@@ -201,5 +207,38 @@ describe('policy lint', () => {
         '/properties/ref/x-detector: detector "order" never fires: the field is classified "public", the lowest level, which is never a finding',
       );
     });
+  });
+});
+
+describe('detector checks on routes and rules', () => {
+  it('warns about a route running a detector at the lowest level', () => {
+    const d = lint(
+      [
+        'routes:',
+        '  - name: r',
+        '    match: { path: /r }',
+        '    detectors: { enabled: [email, card], levels: { email: public } }',
+      ].join('\n'),
+    );
+    expect(d.map((x) => `${x.code}:${x.line}`)).toEqual(['route-detector-never-fires:4']);
+    expect(d[0]?.message).toContain('route "r" runs detector "email" at "public"');
+  });
+
+  it('warns about a rule whose detectors no route runs; not when one does', () => {
+    const base = [
+      'routes:',
+      '  - name: quiet',
+      '    match: { path: /q }',
+      '    detectors: { enabled: [email] }',
+      'rules:',
+      '  - name: cards',
+      '    match: { detectors: [card], routes: [quiet] }',
+      '    action: redact',
+    ];
+    const d = lint(base.join('\n'));
+    expect(d.map((x) => x.code)).toEqual(['rule-detector-never-fires']);
+    expect(d[0]?.line).toBe(7);
+    const ok = lint(base.join('\n').replace('enabled: [email]', 'enabled: [email, card]'));
+    expect(ok).toEqual([]);
   });
 });

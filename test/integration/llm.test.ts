@@ -160,6 +160,125 @@ describe('OpenAI Chat Completions (openai SDK)', () => {
   });
 });
 
+describe('OpenAI Responses (openai SDK)', () => {
+  const openai = () =>
+    new OpenAI({
+      baseURL: `${stack.url}/v1`,
+      apiKey: 'sk-test',
+      defaultHeaders: agents,
+      maxRetries: 0,
+    });
+  const response = (output: unknown[]) => ({
+    id: 'resp_1',
+    object: 'response',
+    created_at: 1,
+    status: 'completed',
+    model: 'gpt-4.1',
+    output,
+    parallel_tool_calls: true,
+    tool_choice: 'auto',
+    tools: [],
+  });
+
+  it('input items reach the model tokenized; the answer is masked', async () => {
+    stack.upstream.respond('/v1/responses', {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(
+        response([
+          {
+            type: 'message',
+            id: 'msg_1',
+            status: 'completed',
+            role: 'assistant',
+            content: [{ type: 'output_text', text: `Mail sent to ${EMAIL}.`, annotations: [] }],
+          },
+        ]),
+      ),
+    });
+    const r = await openai().responses.create({
+      model: 'gpt-4.1',
+      input: [
+        { role: 'user', content: `card ${CARD}, ssn ${SSN}` },
+        {
+          type: 'function_call',
+          call_id: 'fc_1',
+          name: 'pay_invoice',
+          arguments: JSON.stringify({ invoice_id: 'i1', card_number: CARD }),
+        },
+        {
+          type: 'function_call_output',
+          call_id: 'fc_1',
+          output: JSON.stringify({ receipt_to: EMAIL, key: AWS_KEY }),
+        },
+      ],
+    });
+    const sent = lastBody('/v1/responses');
+    for (const canary of [CARD, SSN, EMAIL, AWS_KEY]) expect(sent).not.toContain(canary);
+    const input = JSON.parse(sent).input as { arguments?: string }[];
+    expect(JSON.parse(input[1]!.arguments!)).toEqual({ invoice_id: 'i1', card_number: CARD_TOKEN });
+    expect(r.output_text).toBe('Mail sent to a**.********@*******.***.');
+  });
+
+  it('a streamed answer: deltas joined per output item, done events masked the same way', async () => {
+    const ev = (type: string, data: object) =>
+      `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const full = `Card ${CARD} noted.`;
+    const item = {
+      type: 'message',
+      id: 'msg_2',
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text: full, annotations: [] }],
+    };
+    stack.upstream.respond(
+      '/v1/responses',
+      sse([
+        ev('response.created', {
+          sequence_number: 0,
+          response: { ...response([]), status: 'in_progress' },
+        }),
+        ev('response.output_text.delta', {
+          sequence_number: 1,
+          item_id: 'msg_2',
+          output_index: 0,
+          content_index: 0,
+          delta: 'Card 4242 42',
+        }),
+        ev('response.output_text.delta', {
+          sequence_number: 2,
+          item_id: 'msg_2',
+          output_index: 0,
+          content_index: 0,
+          delta: '42 4242 4242 noted.',
+        }),
+        ev('response.output_text.done', {
+          sequence_number: 3,
+          item_id: 'msg_2',
+          output_index: 0,
+          content_index: 0,
+          text: full,
+        }),
+        ev('response.output_item.done', { sequence_number: 4, output_index: 0, item }),
+        ev('response.completed', { sequence_number: 5, response: response([item]) }),
+      ]),
+    );
+    const stream = await openai().responses.create({ model: 'gpt-4.1', input: 'go', stream: true });
+    let deltas = '';
+    let done = '';
+    let completed = '';
+    for await (const e of stream) {
+      if (e.type === 'response.output_text.delta') deltas += e.delta;
+      if (e.type === 'response.output_text.done') done = e.text;
+      if (e.type === 'response.completed') completed = JSON.stringify(e.response.output);
+    }
+    const masked = `Card ${CARD_TOKEN} noted.`;
+    expect([deltas, done]).toEqual([masked, masked]);
+    expect(completed).toContain(JSON.stringify(masked));
+    expect(completed).not.toContain('4242');
+  });
+});
+
 describe('Anthropic Messages (@anthropic-ai/sdk)', () => {
   const anthropic = () =>
     new Anthropic({

@@ -101,14 +101,19 @@ export class ApprovalService {
     return { ...page, tickets: page.tickets.map((t) => view(t, now)) };
   }
 
-  /** Waits up to `ms` for the ticket to leave pending; returns it as it then is. */
+  /**
+   * Waits up to `ms` for the ticket to leave pending; returns it as it then is. Polls the
+   * store, first every `pollMs` then backing off to a second, so many waiting requests cost
+   * Elasticsearch about one get per second each.
+   */
   async waitForDecision(id: string, ms: number, signal?: AbortSignal): Promise<Ticket | undefined> {
     const until = this.now() + ms;
-    const poll = this.o.pollMs ?? 200;
+    let poll = this.o.pollMs ?? 200;
     for (;;) {
       const t = await this.get(id);
       if (!t || t.state !== 'pending' || this.now() >= until || signal?.aborted) return t;
       await new Promise((r) => setTimeout(r, Math.min(poll, Math.max(0, until - this.now()))));
+      poll = Math.min(1000, Math.round(poll * 1.5));
     }
   }
 

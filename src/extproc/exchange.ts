@@ -40,6 +40,8 @@ import type { Tokenizer } from '../enforce/tokenize.js';
 import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
 
 export const SESSION_HEADER = 'x-callguard-session';
+/** Time allowed for the approval store beyond a hold's wait (Envoy's timer is extended by it). */
+const STORE_MARGIN_MS = 5000;
 /** A caller's retry of a held call names its approval here. */
 export const APPROVAL_HEADER = 'x-callguard-approval';
 
@@ -466,6 +468,17 @@ export class Exchange {
         throw e;
       }
     }
+    // Making the ticket (and any wait) can outlast Envoy's message_timeout: extend it first,
+    // by the wait plus a margin for the store (Envoy caps it at max_message_timeout).
+    const wait = Math.min(hold.wait_ms, this.deps.config.approvals.max_wait_ms);
+    const started = Date.now();
+    const extend = wait + STORE_MARGIN_MS;
+    interim({
+      override_message_timeout: {
+        seconds: Math.floor(extend / 1000),
+        nanos: (extend % 1000) * 1e6,
+      },
+    });
     const ticket = await approvals.hold({
       ...context,
       hold,
@@ -483,14 +496,9 @@ export class Exchange {
         })),
     });
     this.noteApproval(ticket);
-    const wait = Math.min(hold.wait_ms, this.deps.config.approvals.max_wait_ms);
-    if (wait > 0) {
-      // Envoy's timer would fire first: extend it (within its max_message_timeout).
-      const ms = wait + 2000;
-      interim({
-        override_message_timeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
-      });
-      const t = await approvals.waitForDecision(ticket.id, wait);
+    const left = wait - (Date.now() - started);
+    if (left > 0) {
+      const t = await approvals.waitForDecision(ticket.id, left);
       if (t?.state === 'approved') {
         this.noteApproval(await approvals.redeem(ticket.id, context));
         return;

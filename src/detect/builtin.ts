@@ -28,6 +28,8 @@ export interface BuiltinSpec {
   level: string;
   description: string;
   context: readonly string[];
+  /** Every value it finds holds an ASCII digit: a text without one is not scanned. */
+  needsDigit?: boolean;
   compile(): Finder;
 }
 
@@ -470,6 +472,7 @@ function compileGenericSecret(): Finder {
 export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   {
     id: 'card',
+    needsDigit: true,
     level: 'confidential',
     description: 'Payment card number: 13–19 digits, Luhn, issuer (IIN) ranges, card grouping',
     context: ['card', 'credit', 'debit', 'visa', 'mastercard', 'amex', 'pan', 'cc', 'payment'],
@@ -477,6 +480,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'iban',
+    needsDigit: true,
     level: 'confidential',
     description: 'IBAN: country length (SWIFT registry) and ISO 13616 mod-97',
     context: ['iban', 'account', 'bank'],
@@ -484,6 +488,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'ssn',
+    needsDigit: true,
     level: 'restricted',
     description:
       'US Social Security number: AAA-GG-SSSS (SSA area/group/serial rules); 9 bare digits only with context',
@@ -499,6 +504,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'phone',
+    needsDigit: true,
     level: 'internal',
     description:
       'Phone number: +E.164 / international, NANP (US/CA) formats, national formats with context; libphonenumber-js validation',
@@ -507,6 +513,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'ipv4',
+    needsDigit: true,
     level: 'internal',
     description: 'IPv4 address (valid octets), not after a version word',
     context: ['ip', 'address', 'host'],
@@ -521,6 +528,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'dob',
+    needsDigit: true,
     level: 'confidential',
     description: 'Date of birth: a valid calendar date, only with context (born, dob, birthday…)',
     context: ['dob', 'd.o.b', 'born', 'birth', 'birthday', 'birthdate', 'date of birth'],

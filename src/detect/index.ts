@@ -70,6 +70,7 @@ interface Active {
   contextRe: RegExp | null;
   finder: Finder;
   minScore: number;
+  needsDigit: boolean;
 }
 
 interface Candidate {
@@ -78,6 +79,10 @@ interface Candidate {
   end: number;
   score: number;
 }
+
+const DIGIT = /[0-9]/;
+/** Distinct key names whose normalized form is kept. */
+const KEY_CACHE_SIZE = 1024;
 
 /** Built-in hits below this score are never reported. */
 const BUILTIN_MIN_SCORE = 0.5;
@@ -130,6 +135,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       contextRe: contextRegExp(s.context),
       finder: s.compile(),
       minScore: BUILTIN_MIN_SCORE,
+      needsDigit: s.needsDigit === true,
     });
   }
   for (const c of custom) {
@@ -144,16 +150,33 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       contextRe: contextRegExp(c.context ?? []),
       finder: cc.finder,
       minScore: cc.minScore,
+      needsDigit: false,
     });
   }
+
+  // The same few key names come back in every payload: normalize each once. Bounded, since
+  // key names come from request data.
+  const keyCache = new Map<string, string>();
+  const normalizedKey = (k: string): string => {
+    let n = keyCache.get(k);
+    if (n === undefined) {
+      if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
+      keyCache.set(k, (n = normalizeKey(k)));
+    }
+    return n;
+  };
 
   return {
     scan(text: string, ctx: ScanContext): DetectorHit[] {
       if (typeof text !== 'string' || text.length === 0) return [];
       const keys = ctx?.keys ?? [];
-      const key = keys.length > 0 ? normalizeKey(String(keys[keys.length - 1])) : '';
+      const key = keys.length > 0 ? normalizedKey(String(keys[keys.length - 1])) : '';
+      // Most prose has no digit: the detectors of numbers (cards, IBANs, SSNs, phones, IPs,
+      // dates) then have nothing to find, and are not run.
+      const hasDigit = DIGIT.test(text);
       const cands: Candidate[] = [];
       for (const d of active) {
+        if (d.needsDigit && !hasDigit) continue;
         const re = d.contextRe;
         const keyContext = re !== null && key !== '' && re.test(key);
         let any: boolean | undefined;

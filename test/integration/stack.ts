@@ -26,6 +26,8 @@ export interface StackOptions {
   config?: Record<string, unknown>;
   /** Edit the rendered Envoy config (parsed YAML) before Envoy starts. */
   envoy?: (config: EnvoyConfig) => void;
+  /** Node options for the callguard process (benchmarks: `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export interface Stack {
@@ -35,8 +37,15 @@ export interface Stack {
   callguardAdmin: string;
   /** callguard's gRPC address (ext_proc, ext_authz, health). */
   grpcAddr: string;
-  /** Everything callguard wrote to stdout and stderr so far. */
+  /** Everything callguard wrote to stdout and stderr so far (across restarts). */
   callguardOutput(): string;
+  /** The running callguard child's pid (for its RSS in /proc). */
+  callguardPid(): number;
+  envoyPid(): number;
+  /** Sends a signal to callguard and waits until it has exited (SIGKILL: a crash). */
+  killCallguard(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts callguard again with the same configuration and ports; resolves when healthy. */
+  restartCallguard(): Promise<void>;
   /** Everything Envoy wrote so far. */
   envoyOutput(): string;
   stopCallguard(): Promise<void>;
@@ -120,8 +129,7 @@ async function waitFor(
   }
 }
 
-function collect(child: ChildProcess): () => string {
-  const chunks: Buffer[] = [];
+function collect(child: ChildProcess, chunks: Buffer[] = []): () => string {
   child.stdout?.on('data', (c: Buffer) => chunks.push(c));
   child.stderr?.on('data', (c: Buffer) => chunks.push(c));
   return () => Buffer.concat(chunks).toString('utf8');
@@ -182,20 +190,33 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...opts.config,
   };
   writeFileSync(join(dir, 'callguard.yaml'), stringify(config));
-  const callguard = spawn(
-    process.execPath,
-    [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const callguardOutput = collect(callguard);
+  const callguardChunks: Buffer[] = [];
+  const callguardOutput = () => Buffer.concat(callguardChunks).toString('utf8');
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
-  await waitFor('callguard', callguard, async () => {
-    return (await http(`${callguardAdmin}/healthz`)).status === 200;
-  }).catch((e: Error) => {
-    throw new Error(`${e.message}\n${callguardOutput()}`);
-  });
+  const startCallguard = async (): Promise<ChildProcess> => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...(opts.nodeArgs ?? []),
+        join(PROJECT_ROOT, 'dist/cli/main.js'),
+        'serve',
+        '--config',
+        join(dir, 'callguard.yaml'),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    collect(child, callguardChunks);
+    await waitFor('callguard', child, async () => {
+      return (await http(`${callguardAdmin}/healthz`)).status === 200;
+    }).catch((e: Error) => {
+      child.kill('SIGKILL');
+      throw new Error(`${e.message}\n${callguardOutput()}`);
+    });
+    return child;
+  };
+  let callguard = await startCallguard();
 
   let envoyYaml = renderEnvoyConfig({
     listener,
@@ -238,6 +259,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     grpcAddr: `127.0.0.1:${grpcPort}`,
     callguardOutput,
     envoyOutput,
+    callguardPid: () => callguard.pid ?? -1,
+    envoyPid: () => envoy.pid ?? -1,
+    killCallguard: (signal: NodeJS.Signals = 'SIGKILL') => stopChild(callguard, signal),
+    async restartCallguard() {
+      if (callguard.exitCode === null && callguard.signalCode === null)
+        throw new Error('callguard is still running');
+      callguard = await startCallguard();
+    },
     stopCallguard: () => stopChild(callguard),
     async stop() {
       await Promise.all([stopChild(envoy), stopChild(callguard)]);

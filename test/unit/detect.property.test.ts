@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BUILTIN_DETECTORS, compileDetectors } from '../../src/detect/index.js';
+import { FUZZ_SEED, runs } from '../support/fuzz.js';
 
 const detectors = compileDetectors({
   custom: [
@@ -92,7 +93,7 @@ describe('scan over arbitrary strings', () => {
         }
         expect(detectors.scan(t, { keys: k })).toEqual(hits);
       }),
-      { seed: 20261128, numRuns: 500 },
+      { seed: FUZZ_SEED, numRuns: runs(500) },
     );
   });
 });

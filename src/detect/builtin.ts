@@ -33,13 +33,40 @@ export interface BuiltinSpec {
   compile(): Finder;
 }
 
-/** Runs a global regex over the text; `each` sees every match. */
-function eachMatch(re: RegExp, text: string, each: (m: RegExpExecArray) => void): void {
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    if (m[0].length === 0) re.lastIndex++;
-    else each(m);
+/**
+ * Runs a global regex over the text, or only over `windows` of it (ranges of the text; a
+ * match's `index` is still an offset in the whole text); `each` sees every match.
+ */
+function eachMatch(
+  re: RegExp,
+  text: string,
+  each: (m: RegExpExecArray) => void,
+  windows?: readonly (readonly [number, number])[],
+): void {
+  if (windows === undefined) {
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m[0].length === 0) re.lastIndex++;
+      else each(m);
+    }
+    return;
   }
+  for (const [from, to] of windows) {
+    const part = text.slice(from, to);
+    re.lastIndex = 0;
+    for (let m = re.exec(part); m !== null; m = re.exec(part)) {
+      if (m[0].length === 0) re.lastIndex++;
+      else {
+        m.index += from;
+        each(m);
+      }
+    }
+  }
+}
+
+/** eachMatch for a detector whose every match holds a digit: only where the digits are. */
+function eachDigitMatch(env: FindEnv, re: RegExp, each: (m: RegExpExecArray) => void): void {
+  eachMatch(re, env.text, each, env.digitWindows);
 }
 
 // ---------------------------------------------------------------------------- cards
@@ -57,7 +84,7 @@ function compileCard(): Finder {
     );
   };
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const s = m[0];
       const seps = s.replace(/\d/g, '');
       if (seps.length > 0 && !(/^ +$/.test(seps) || /^-+$/.test(seps))) return;
@@ -106,7 +133,7 @@ function compileIban(): Finder {
   const re =
     /(?<![\p{L}\p{N}_])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?![\p{L}\p{N}_])/gu;
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const s = m[0];
       const want = IBAN_LENGTHS[s.slice(0, 2)];
       if (want === undefined) return;
@@ -129,12 +156,12 @@ function compileSsn(): Finder {
   const bare = /(?<![\p{L}\p{N}_.-])\d{9}(?![\p{L}\p{N}_]|[.-]\d)/gu;
   return (env, emit) => {
     const found: Span[] = [];
-    eachMatch(formatted, env.text, (m) => {
+    eachDigitMatch(env, formatted, (m) => {
       const nine = `${m[1]}${m[3]}${m[4]}`;
       if (ssnStructureValid(nine))
         found.push({ start: m.index, end: m.index + m[0].length, nine, bare: false });
     });
-    eachMatch(bare, env.text, (m) => {
+    eachDigitMatch(env, bare, (m) => {
       if (ssnStructureValid(m[0]))
         found.push({ start: m.index, end: m.index + m[0].length, nine: m[0], bare: true });
     });
@@ -247,7 +274,7 @@ function compilePhone(): Finder {
     }
   };
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const s = m[0];
       const digits = s.replace(/\D/g, '').length;
       if (digits < 7 || digits > 15) return;
@@ -280,7 +307,7 @@ function compileIpv4(): Finder {
   const versionBefore =
     /(?:^|[^\p{L}\p{N}])(?:v|ver|version|release|build|firmware|rev)\.?\s{0,2}[:=]?\s{0,2}$/iu;
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       if (isIP(m[0]) !== 4) return;
       if (versionBefore.test(env.text.slice(Math.max(0, m.index - 16), m.index))) return;
       emit(m.index, m.index + m[0].length, 0.8);
@@ -348,7 +375,7 @@ function compileDob(): Finder {
   return (env, emit) => {
     if (!env.anyContext()) return;
     const dates: { start: number; end: number }[] = [];
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const n = (i: number): number => Number(m[i]);
       let ok: boolean;
       if (m[1] !== undefined) ok = calendarDateValid(n(1), n(2), n(3));

@@ -9,7 +9,7 @@
 
 import { DEFAULT_LEVELS } from '../policy/levels.js';
 import { BUILTIN_SPECS } from './builtin.js';
-import { contextRegExp, nearContext, normalizeKey } from './context.js';
+import { contextRegExp, digitWindows, nearContext, normalizeKey } from './context.js';
 import type { FindEnv, Finder } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
@@ -61,6 +61,11 @@ export interface CompileDetectorsOptions {
    * not on the default ladder then ranks below all of them.
    */
   ladder?: readonly string[];
+  /**
+   * Default true: the detectors of numbers scan only the windows around a text's digits.
+   * false: they scan the whole text (the tests check both give the same hits).
+   */
+  digitWindows?: boolean;
 }
 
 interface Active {
@@ -173,10 +178,13 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       const key = keys.length > 0 ? normalizedKey(String(keys[keys.length - 1])) : '';
       // Most prose has no digit: the detectors of numbers (cards, IBANs, SSNs, phones, IPs,
       // dates) then have nothing to find, and are not run.
-      const hasDigit = DIGIT.test(text);
+      // Where there are digits, those detectors only scan the windows around them.
+      const firstDigit = text.search(DIGIT);
+      const windows =
+        firstDigit >= 0 && opts.digitWindows !== false ? digitWindows(text, firstDigit) : undefined;
       const cands: Candidate[] = [];
       for (const d of active) {
-        if (d.needsDigit && !hasDigit) continue;
+        if (d.needsDigit && firstDigit < 0) continue;
         const re = d.contextRe;
         const keyContext = re !== null && key !== '' && re.test(key);
         let any: boolean | undefined;
@@ -186,6 +194,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
           anyContext: () => (any ??= keyContext || (re !== null && re.test(text))),
           context: (start, end, lo, hi) =>
             keyContext || (re !== null && nearContext(re, text, start, end, lo, hi)),
+          digitWindows: d.needsDigit ? windows : undefined,
         };
         d.finder(env, (start, end, score) => {
           if (start >= 0 && end > start && end <= text.length && score >= d.minScore)

@@ -338,13 +338,16 @@ export class Exchange {
     };
   }
 
-  /** Called once when the stream ends, however it ends. */
-  finish(aborted: boolean): SessionRecord | undefined {
+  /**
+   * Called once when the stream ends, however it ends. An exchange whose request side was
+   * never judged is `aborted` whether or not the stream was cut (`_aborted`): with Envoy's
+   * graceful ext_proc close (envoy/envoy.yaml) an abandoned request ends the stream cleanly.
+   */
+  finish(_aborted: boolean): SessionRecord | undefined {
     if (this.finished) return undefined;
     this.finished = true;
     const outcome: Outcome =
-      this.outcome ??
-      (aborted && !this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
+      this.outcome ?? (!this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
     const record: SessionRecord = {
       session_id: this.id,
       started_at: new Date(this.started).toISOString(),

@@ -175,6 +175,7 @@ describe('every byte position of a valid payload', () => {
         }
       }
       expect(counts.refused).toBeGreaterThan(0);
+      console.log(`${name} byte flips: ${JSON.stringify(counts)} (glued positions: ${glued.size})`);
     });
   }
 });

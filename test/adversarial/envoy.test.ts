@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, postJson, startStack } from '../integration/stack.js';
-import type { Stack } from '../integration/stack.js';
+import { http, logLines, postJson, sessionRecord, startStack } from '../integration/stack.js';
+import type { LoggedSession, Stack } from '../integration/stack.js';
 
 const LONG = process.env.CALLGUARD_LONG === '1';
 const CARD = '4000 0566 5566 5556';
@@ -52,6 +52,13 @@ async function post(body: Buffer | string, headers: Record<string, string> = {})
   });
   expect(r.text).not.toContain(CARD);
   return { ...r, forwarded: stack.upstream.received.length - before };
+}
+
+/** Ids of the sessions callguard has recorded so far. */
+function sessionIds(): string[] {
+  return logLines(stack.callguardOutput())
+    .filter((l) => l.msg === 'session')
+    .map((l) => (l.session as LoggedSession).session_id);
 }
 
 function prng(seed: number): () => number {
@@ -335,5 +342,53 @@ describe('after the campaign', () => {
     expect(rss(stack.callguardPid())).toBeLessThan(RSS_BOUND);
     expect(stack.callguardOutput()).not.toContain(CARD);
     expect(stack.callguardOutput()).not.toContain(CARD_DIGITS);
+  });
+
+  it('the session records agree with the upstream: a call recorded as allowed or modified was forwarded', async () => {
+    const forwarded = () =>
+      stack.upstream.received.filter((r) => r.path === '/functions/charge_card').length;
+    const recorded = () => {
+      const outcomes = new Map<string, number>();
+      for (const l of logLines(stack.callguardOutput())) {
+        const s = l.session as LoggedSession | undefined;
+        if (l.msg !== 'session' || s?.path !== '/functions/charge_card') continue;
+        outcomes.set(s.outcome, (outcomes.get(s.outcome) ?? 0) + 1);
+      }
+      return outcomes;
+    };
+    // Records land at stream end: give the last ones a moment.
+    const until = Date.now() + 3_000;
+    const passed = (o: Map<string, number>) => (o.get('allowed') ?? 0) + (o.get('modified') ?? 0);
+    while (passed(recorded()) !== forwarded() && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
+    const outcomes = recorded();
+    expect(passed(outcomes)).toBe(forwarded());
+  });
+
+  it('a request its client abandons before the body is recorded as aborted, not allowed', async () => {
+    const before = stack.upstream.received.length;
+    const id = await new Promise<string>((resolve) => {
+      const req = request(url(), {
+        method: 'POST',
+        headers: { ...AGENTS, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      });
+      req.on('error', () => undefined);
+      req.write(`{"card":{"number":"${CARD}"`);
+      // Cut after 300 ms; the session is recorded when its stream ends, then.
+      const seen = new Set(sessionIds());
+      const poll = setInterval(() => {
+        const fresh = sessionIds().find((s) => !seen.has(s));
+        if (fresh !== undefined || Date.now() > deadline) {
+          clearInterval(poll);
+          resolve(fresh ?? '');
+        }
+      }, 20);
+      const deadline = Date.now() + 5_000;
+      setTimeout(() => req.destroy(), 300);
+    });
+    expect(id).not.toBe('');
+    const record = await sessionRecord(stack, id);
+    expect(record.outcome).toBe('aborted');
+    expect(stack.upstream.received.length).toBe(before);
   });
 });

@@ -39,15 +39,18 @@ function withoutCallguard(cfg: EnvoyConfig): void {
 
 let direct: Stack;
 let guarded: Stack;
+/** (b) with a second callguard process behind Envoy's callguard cluster. */
+let scaled: Stack;
 
 beforeAll(async () => {
-  [direct, guarded] = await Promise.all([
+  [direct, guarded, scaled] = await Promise.all([
     startStack({ envoy: withoutCallguard, config: { log: { level: 'info' } } }),
     startStack({ config: { log: { level: 'info' } } }),
+    startStack({ config: { log: { level: 'info' } }, replicas: 1 }),
   ]);
 }, 120_000);
 afterAll(async () => {
-  await Promise.all([direct?.stop(), guarded?.stop()]);
+  await Promise.all([direct?.stop(), guarded?.stop(), scaled?.stop()]);
 });
 
 interface Load {
@@ -221,6 +224,33 @@ it('added latency through Envoy: without vs with callguard, same run', async () 
     loadavgBefore: uptimeBefore,
     loadavgAfter: loadavg(),
   };
+}, 600_000);
+
+it('scaling: one callguard process against two behind the same Envoy, at saturation', async () => {
+  const route = ROUTES[1]!;
+  const rows: Record<string, string | number>[] = [];
+  for (const connections of [32, 64]) {
+    const l: Load = { name: `saturation, ${connections} connections`, rate: 0, connections };
+    await load(guarded, route, l, 1);
+    await load(scaled, route, l, 1);
+    const pids = [scaled.callguardPid(), ...scaled.replicaPids()];
+    const one = await load(guarded, route, l, SECONDS);
+    const cpu0 = pids.map(cpuMicros);
+    const two = await load(scaled, route, l, SECONDS);
+    const cpu = pids.map((p, i) => cpuMicros(p) - cpu0[i]!);
+    rows.push({ load: l.name, callguard: '1 process', ...one });
+    rows.push({
+      load: l.name,
+      callguard: '2 processes',
+      ...two,
+      'callguard µs/req': Math.round(cpu.reduce((a, b) => a + b, 0) / Math.max(1, two.requests)),
+      'CPU share per process': cpu
+        .map((c) => `${Math.round((100 * c) / (SECONDS * 1e6))}%`)
+        .join(' '),
+    });
+  }
+  console.table(rows);
+  results.scaling = rows;
 }, 600_000);
 
 it("callguard's RSS with 1,000 64 KB requests in flight", async () => {

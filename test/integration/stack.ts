@@ -28,6 +28,11 @@ export interface StackOptions {
   envoy?: (config: EnvoyConfig) => void;
   /** Node options for the callguard process (benchmarks: `--cpu-prof`). */
   nodeArgs?: string[];
+  /**
+   * More callguard processes (same configuration, their own ports) behind Envoy's callguard
+   * cluster, beside the first (benchmarks: scaling with processes).
+   */
+  replicas?: number;
 }
 
 export interface Stack {
@@ -42,6 +47,8 @@ export interface Stack {
   /** The running callguard child's pid (for its RSS in /proc). */
   callguardPid(): number;
   envoyPid(): number;
+  /** Pids of the extra callguard processes (StackOptions.replicas). */
+  replicaPids(): number[];
   /** Sends a signal to callguard and waits until it has exited (SIGKILL: a crash). */
   killCallguard(signal?: NodeJS.Signals): Promise<void>;
   /** Starts callguard again with the same configuration and ports; resolves when healthy. */
@@ -193,23 +200,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const callguardChunks: Buffer[] = [];
   const callguardOutput = () => Buffer.concat(callguardChunks).toString('utf8');
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
-  const startCallguard = async (): Promise<ChildProcess> => {
+  const startCallguard = async (
+    file = join(dir, 'callguard.yaml'),
+    adminUrl = callguardAdmin,
+  ): Promise<ChildProcess> => {
     const child = spawn(
       process.execPath,
-      [
-        ...(opts.nodeArgs ?? []),
-        join(PROJECT_ROOT, 'dist/cli/main.js'),
-        'serve',
-        '--config',
-        join(dir, 'callguard.yaml'),
-      ],
+      [...(opts.nodeArgs ?? []), join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', file],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
     collect(child, callguardChunks);
     await waitFor('callguard', child, async () => {
-      return (await http(`${callguardAdmin}/healthz`)).status === 200;
+      return (await http(`${adminUrl}/healthz`)).status === 200;
     }).catch((e: Error) => {
       child.kill('SIGKILL');
       throw new Error(`${e.message}\n${callguardOutput()}`);
@@ -217,6 +221,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return child;
   };
   let callguard = await startCallguard();
+  const replicas: ChildProcess[] = [];
+  const replicaPorts: number[] = [];
+  for (let k = 1; k <= (opts.replicas ?? 0); k++) {
+    const [g, a] = [await freePort(), await freePort()];
+    const file = join(dir, `callguard-${k}.yaml`);
+    writeFileSync(
+      file,
+      stringify({ ...config, grpc_addr: `127.0.0.1:${g}`, admin_addr: `127.0.0.1:${a}` }),
+    );
+    replicas.push(await startCallguard(file, `http://127.0.0.1:${a}`));
+    replicaPorts.push(g);
+  }
 
   let envoyYaml = renderEnvoyConfig({
     listener,
@@ -224,9 +240,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     callguard: grpcPort,
     upstream: upstream.port,
   });
-  if (opts.envoy) {
+  if (opts.envoy || replicaPorts.length > 0) {
     const cfg = parse(envoyYaml) as EnvoyConfig;
-    opts.envoy(cfg);
+    const cluster = cfg.static_resources.clusters.find(
+      (c: { name: string }) => c.name === 'callguard',
+    );
+    for (const port of replicaPorts)
+      cluster.load_assignment.endpoints[0].lb_endpoints.push({
+        endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
+      });
+    opts.envoy?.(cfg);
     envoyYaml = stringify(cfg);
   }
   writeFileSync(join(dir, 'envoy.yaml'), envoyYaml);
@@ -261,6 +284,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     envoyOutput,
     callguardPid: () => callguard.pid ?? -1,
     envoyPid: () => envoy.pid ?? -1,
+    replicaPids: () => replicas.map((r) => r.pid ?? -1),
     killCallguard: (signal: NodeJS.Signals = 'SIGKILL') => stopChild(callguard, signal),
     async restartCallguard() {
       if (callguard.exitCode === null && callguard.signalCode === null)
@@ -269,7 +293,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     stopCallguard: () => stopChild(callguard),
     async stop() {
-      await Promise.all([stopChild(envoy), stopChild(callguard)]);
+      await Promise.all([
+        stopChild(envoy),
+        stopChild(callguard),
+        ...replicas.map((r) => stopChild(r)),
+      ]);
       await upstream.close();
     },
   };

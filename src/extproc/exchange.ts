@@ -33,6 +33,8 @@ import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } f
 
 export const SESSION_HEADER = 'x-callguard-session';
 
+const EMPTY = Buffer.alloc(0);
+
 export interface ExchangeDeps {
   policy(): CompiledPolicy;
   config: Config;
@@ -199,7 +201,7 @@ export class Exchange {
 
   /** One chunk of a streamed answer: what is safe to release of it goes on. */
   private onStreamChunk(stream: StreamInspector, m: HttpBody): ProcessingResponse {
-    const raw = Buffer.from(m.body ?? Buffer.alloc(0));
+    const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
     const out = stream.push(raw, m.end_of_stream === true);
     this.res.decision = stream.decision();
     if (out.stopped && stream.error && !this.error) {
@@ -251,7 +253,7 @@ export class Exchange {
     if (!this.route || !this.policy) throw new TypeError(`${key} before request headers`);
     if (direction === 'request') this.decided = true;
     if (side.stream) return this.onStreamChunk(side.stream, m);
-    const raw = Buffer.from(m.body ?? Buffer.alloc(0));
+    const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
     if (!side.inspect || raw.length === 0) return { [key]: { response: {} } };
     const limit = this.deps.config.limits.max_body_bytes;
     if (raw.length > limit) {

@@ -82,7 +82,7 @@ describe('callguard killed under load', () => {
       await sleep(500);
       await stack.killCallguard('SIGKILL');
       phase = 'down';
-      await sleep(500);
+      await sleep(250); // short: the freed port is not held meanwhile
       phase = 'restarting';
       const restartAt = Date.now();
       await stack.restartCallguard();

@@ -218,6 +218,9 @@ it('added latency through Envoy: without vs with callguard, same run', async () 
       : undefined,
   );
   console.log('callguard warnings/errors:', problems, 'session outcomes:', outcomes);
+  console.log(
+    `load average (1/5/15 min): before ${uptimeBefore.join(' ')}, after ${loadavg().join(' ')}`,
+  );
   results.latency = {
     rows,
     seconds: SECONDS,

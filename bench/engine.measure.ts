@@ -6,6 +6,7 @@
 // CALLGUARD_BENCH_MS sets the time per measurement (default 1000 ms).
 
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { inspect } from '../src/engine.js';
@@ -50,6 +51,8 @@ export function engineInput(format: BenchFormat, body: Buffer): InspectInput {
 }
 
 it('engine throughput beside JSON.parse + JSON.stringify', () => {
+  // Other work on the machine slows every figure: its load is printed and kept with them.
+  const loadBefore = loadavg();
   const rows: Record<string, string | number>[] = [];
   const formats: BenchFormat[] = ['json', 'openai-chat', 'anthropic', 'mcp'];
   for (const format of formats) {
@@ -75,9 +78,17 @@ it('engine throughput beside JSON.parse + JSON.stringify', () => {
     }
   }
   console.table(rows);
+  const loadAfter = loadavg();
+  console.log(
+    `load average (1/5/15 min): before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}`,
+  );
   mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
   writeFileSync(
     join(import.meta.dirname, 'results/engine.json'),
-    JSON.stringify({ date: new Date().toISOString(), rows }, null, 2),
+    JSON.stringify(
+      { date: new Date().toISOString(), loadavgBefore: loadBefore, loadavgAfter: loadAfter, rows },
+      null,
+      2,
+    ),
   );
 });

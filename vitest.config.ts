@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    // fast-check: a fixed seed (CALLGUARD_LONG=1 for long runs), see test/support/fuzz.ts.
+    setupFiles: ['test/support/fuzz-setup.ts'],
   },
 });

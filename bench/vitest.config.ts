@@ -1,7 +1,16 @@
-// Benchmarks that measure with their own clock and print a table (MB/s, ratios), run by
-// `npm run bench`. Not part of `npm test`: timings never decide a test.
+// Benchmarks that measure with their own clock and print a table (MB/s, ratios, latency
+// percentiles), run by `npm run bench`. Not part of `npm test`: timings never decide a test.
+// The data path measure starts the real stack (Envoy from .cache/, callguard from dist/).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { include: ['bench/**/*.measure.ts'], testTimeout: 600_000, pool: 'forks' },
+  test: {
+    include: ['bench/**/*.measure.ts'],
+    testTimeout: 600_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // One file at a time: the measures must not load the machine for each other.
+    fileParallelism: false,
+    globalSetup: ['test/global-setup.ts'],
+  },
 });

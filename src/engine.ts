@@ -312,30 +312,61 @@ function classifyDocument(
   );
 }
 
-/** Every string under `node` not under a node of `stop`, with its pointer and nearest keys. */
+/** Where a node sits: its parent's location and its own segment (member key or index). */
+interface Loc {
+  up: Loc | undefined;
+  seg: string | number;
+}
+
+/** The JSON Pointer of `loc` below `base`; built only when a finding needs it. */
+function pointerOf(base: string, loc: Loc | undefined): string {
+  const segs: (string | number)[] = [];
+  for (let l = loc; l; l = l.up) segs.push(l.seg);
+  let p = base;
+  for (let i = segs.length - 1; i >= 0; i--) p = appendPointer(p, segs[i]!);
+  return p;
+}
+
+/** The nearest CONTEXT_KEYS member names above `loc`, outermost first. */
+function keysOf(loc: Loc | undefined): string[] {
+  const keys: string[] = [];
+  for (let l = loc; l && keys.length < CONTEXT_KEYS; l = l.up)
+    if (typeof l.seg === 'string') keys.push(l.seg);
+  return keys.reverse();
+}
+
+/**
+ * Every string under `node` not under a node of `stop`, with its pointer (computed on demand:
+ * most strings have no finding) and nearest keys.
+ */
 function walkStrings(
   node: JsonNode,
   path: string,
   stop: ReadonlySet<JsonNode>,
-  visit: (n: JsonString, path: string, keys: readonly string[]) => void,
+  visit: (n: JsonString, path: () => string, keys: readonly string[]) => void,
 ): void {
   // Iterative: depth is bounded by the parser, but a wide body must not recurse per item.
-  const stack: [JsonNode, string, readonly string[]][] = [[node, path, []]];
+  const nodes: JsonNode[] = [node];
+  const locs: (Loc | undefined)[] = [undefined];
   for (;;) {
-    const top = stack.pop();
-    if (!top) return;
-    const [n, p, k] = top;
-    if (stop.has(n)) continue;
-    if (n.kind === 'string') visit(n, p, k);
+    const n = nodes.pop();
+    if (n === undefined) return;
+    const loc = locs.pop();
+    if (stop.size > 0 && stop.has(n)) continue;
+    if (n.kind === 'string') visit(n, () => pointerOf(path, loc), keysOf(loc));
     else if (n.kind === 'object') {
-      for (let i = n.members.length - 1; i >= 0; i--) {
-        const m = n.members[i]!;
-        const keys = k.length < CONTEXT_KEYS ? [...k, m.key] : [...k.slice(1), m.key];
-        stack.push([m.value, appendPointer(p, m.key), keys]);
+      const members = n.members;
+      for (let i = members.length - 1; i >= 0; i--) {
+        const m = members[i]!;
+        nodes.push(m.value);
+        locs.push({ up: loc, seg: m.key });
       }
     } else if (n.kind === 'array') {
-      for (let i = n.items.length - 1; i >= 0; i--)
-        stack.push([n.items[i]!, appendPointer(p, i), k]);
+      const items = n.items;
+      for (let i = items.length - 1; i >= 0; i--) {
+        nodes.push(items[i]!);
+        locs.push({ up: loc, seg: i });
+      }
     }
   }
 }
@@ -344,18 +375,21 @@ function scanText(
   input: InspectInput,
   scope: Scope,
   node: JsonString,
-  path: string,
+  path: string | (() => string),
   keys: readonly string[],
   fnName: string | undefined,
   out: Collected,
 ): void {
   const detectors = input.route.detectors;
   if (!detectors || node.value.length === 0) return;
-  for (const h of detectors.scan(node.value, { keys })) {
+  const hits = detectors.scan(node.value, { keys });
+  if (hits.length === 0) return;
+  const at = scope.prefix + (typeof path === 'string' ? path : path());
+  for (const h of hits) {
     if (h.level === input.policy.levels.lowest) continue;
     const f: Finding = {
       direction: input.direction,
-      path: scope.prefix + path,
+      path: at,
       level: h.level,
       source: 'detector',
       detector: h.detector,
@@ -505,8 +539,9 @@ function detokenize(
   const edits: Edit[] = [];
   const trace: string[] = [];
   const invalid: FindingDecision[] = [];
-  walkStrings(root, '', new Set(), (node, path) => {
+  walkStrings(root, '', new Set(), (node, pointer) => {
     if (!node.value.includes('tok_')) return;
+    const path = pointer();
     // A token inside JSON carried in a string (tool-call arguments) sits in an inner JSON
     // string literal, so its value is escaped for one.
     const inJson = isJsonText(node.value);

@@ -28,16 +28,45 @@ export interface BuiltinSpec {
   level: string;
   description: string;
   context: readonly string[];
+  /** Every value it finds holds an ASCII digit: a text without one is not scanned. */
+  needsDigit?: boolean;
   compile(): Finder;
 }
 
-/** Runs a global regex over the text; `each` sees every match. */
-function eachMatch(re: RegExp, text: string, each: (m: RegExpExecArray) => void): void {
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    if (m[0].length === 0) re.lastIndex++;
-    else each(m);
+/**
+ * Runs a global regex over the text, or only over `windows` of it (ranges of the text; a
+ * match's `index` is still an offset in the whole text); `each` sees every match.
+ */
+function eachMatch(
+  re: RegExp,
+  text: string,
+  each: (m: RegExpExecArray) => void,
+  windows?: readonly (readonly [number, number])[],
+): void {
+  if (windows === undefined) {
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m[0].length === 0) re.lastIndex++;
+      else each(m);
+    }
+    return;
   }
+  for (const [from, to] of windows) {
+    const part = text.slice(from, to);
+    re.lastIndex = 0;
+    for (let m = re.exec(part); m !== null; m = re.exec(part)) {
+      if (m[0].length === 0) re.lastIndex++;
+      else {
+        m.index += from;
+        each(m);
+      }
+    }
+  }
+}
+
+/** eachMatch for a detector whose every match holds a digit: only where the digits are. */
+function eachDigitMatch(env: FindEnv, re: RegExp, each: (m: RegExpExecArray) => void): void {
+  eachMatch(re, env.text, each, env.digitWindows);
 }
 
 // ---------------------------------------------------------------------------- cards
@@ -55,7 +84,7 @@ function compileCard(): Finder {
     );
   };
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const s = m[0];
       const seps = s.replace(/\d/g, '');
       if (seps.length > 0 && !(/^ +$/.test(seps) || /^-+$/.test(seps))) return;
@@ -104,7 +133,7 @@ function compileIban(): Finder {
   const re =
     /(?<![\p{L}\p{N}_])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?![\p{L}\p{N}_])/gu;
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const s = m[0];
       const want = IBAN_LENGTHS[s.slice(0, 2)];
       if (want === undefined) return;
@@ -127,12 +156,12 @@ function compileSsn(): Finder {
   const bare = /(?<![\p{L}\p{N}_.-])\d{9}(?![\p{L}\p{N}_]|[.-]\d)/gu;
   return (env, emit) => {
     const found: Span[] = [];
-    eachMatch(formatted, env.text, (m) => {
+    eachDigitMatch(env, formatted, (m) => {
       const nine = `${m[1]}${m[3]}${m[4]}`;
       if (ssnStructureValid(nine))
         found.push({ start: m.index, end: m.index + m[0].length, nine, bare: false });
     });
-    eachMatch(bare, env.text, (m) => {
+    eachDigitMatch(env, bare, (m) => {
       if (ssnStructureValid(m[0]))
         found.push({ start: m.index, end: m.index + m[0].length, nine: m[0], bare: true });
     });
@@ -245,7 +274,7 @@ function compilePhone(): Finder {
     }
   };
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const s = m[0];
       const digits = s.replace(/\D/g, '').length;
       if (digits < 7 || digits > 15) return;
@@ -278,7 +307,7 @@ function compileIpv4(): Finder {
   const versionBefore =
     /(?:^|[^\p{L}\p{N}])(?:v|ver|version|release|build|firmware|rev)\.?\s{0,2}[:=]?\s{0,2}$/iu;
   return (env, emit) => {
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       if (isIP(m[0]) !== 4) return;
       if (versionBefore.test(env.text.slice(Math.max(0, m.index - 16), m.index))) return;
       emit(m.index, m.index + m[0].length, 0.8);
@@ -346,7 +375,7 @@ function compileDob(): Finder {
   return (env, emit) => {
     if (!env.anyContext()) return;
     const dates: { start: number; end: number }[] = [];
-    eachMatch(re, env.text, (m) => {
+    eachDigitMatch(env, re, (m) => {
       const n = (i: number): number => Number(m[i]);
       let ok: boolean;
       if (m[1] !== undefined) ok = calendarDateValid(n(1), n(2), n(3));
@@ -470,6 +499,7 @@ function compileGenericSecret(): Finder {
 export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   {
     id: 'card',
+    needsDigit: true,
     level: 'confidential',
     description: 'Payment card number: 13–19 digits, Luhn, issuer (IIN) ranges, card grouping',
     context: ['card', 'credit', 'debit', 'visa', 'mastercard', 'amex', 'pan', 'cc', 'payment'],
@@ -477,6 +507,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'iban',
+    needsDigit: true,
     level: 'confidential',
     description: 'IBAN: country length (SWIFT registry) and ISO 13616 mod-97',
     context: ['iban', 'account', 'bank'],
@@ -484,6 +515,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'ssn',
+    needsDigit: true,
     level: 'restricted',
     description:
       'US Social Security number: AAA-GG-SSSS (SSA area/group/serial rules); 9 bare digits only with context',
@@ -499,6 +531,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'phone',
+    needsDigit: true,
     level: 'internal',
     description:
       'Phone number: +E.164 / international, NANP (US/CA) formats, national formats with context; libphonenumber-js validation',
@@ -507,6 +540,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'ipv4',
+    needsDigit: true,
     level: 'internal',
     description: 'IPv4 address (valid octets), not after a version word',
     context: ['ip', 'address', 'host'],
@@ -521,6 +555,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'dob',
+    needsDigit: true,
     level: 'confidential',
     description: 'Date of birth: a valid calendar date, only with context (born, dob, birthday…)',
     context: ['dob', 'd.o.b', 'born', 'birth', 'birthday', 'birthdate', 'date of birth'],

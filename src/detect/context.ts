@@ -19,6 +19,48 @@ export interface FindEnv {
   context(start: number, end: number, lo?: number, hi?: number): boolean;
   /** A context word is in the key name or anywhere in the text (a cheap pre-check). */
   anyContext(): boolean;
+  /**
+   * Ranges of the text around its digits, with DIGIT_MARGIN characters on each side: a
+   * detector whose every match holds a digit (needsDigit) need only scan these. Undefined:
+   * scan the whole text.
+   */
+  readonly digitWindows?: readonly (readonly [number, number])[] | undefined;
+}
+
+/**
+ * How far from a digit a digit detector's match (with its look-around) can reach: an IBAN's
+ * letters run up to ~40 characters past its last digit, a month name ~13 before a day.
+ */
+export const DIGIT_MARGIN = 64;
+
+/**
+ * The windows of `text` that hold its digits, DIGIT_MARGIN on each side, merged; undefined
+ * when they would cover most of the text anyway (scanning it whole is then cheaper).
+ * `first` is the index of the first digit.
+ */
+export function digitWindows(
+  text: string,
+  first: number,
+): readonly (readonly [number, number])[] | undefined {
+  const windows: [number, number][] = [];
+  const len = text.length;
+  let from = Math.max(0, first - DIGIT_MARGIN);
+  let to = Math.min(len, first + DIGIT_MARGIN + 1);
+  let covered = 0;
+  for (let i = first + 1; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) continue;
+    if (i - DIGIT_MARGIN <= to) to = Math.min(len, i + DIGIT_MARGIN + 1);
+    else {
+      windows.push([from, to]);
+      covered += to - from;
+      from = i - DIGIT_MARGIN;
+      to = Math.min(len, i + DIGIT_MARGIN + 1);
+    }
+  }
+  windows.push([from, to]);
+  covered += to - from;
+  return covered * 2 > len ? undefined : windows;
 }
 
 export type Emit = (start: number, end: number, score: number) => void;

@@ -9,7 +9,7 @@
 
 import { DEFAULT_LEVELS } from '../policy/levels.js';
 import { BUILTIN_SPECS } from './builtin.js';
-import { contextRegExp, nearContext, normalizeKey } from './context.js';
+import { contextRegExp, digitWindows, nearContext, normalizeKey } from './context.js';
 import type { FindEnv, Finder } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
@@ -63,6 +63,11 @@ export interface CompileDetectorsOptions {
    * not on the default ladder then ranks below all of them.
    */
   ladder?: readonly string[];
+  /**
+   * Default true: the detectors of numbers scan only the windows around a text's digits.
+   * false: they scan the whole text (the tests check both give the same hits).
+   */
+  digitWindows?: boolean;
 }
 
 interface Active {
@@ -72,6 +77,7 @@ interface Active {
   contextRe: RegExp | null;
   finder: Finder;
   minScore: number;
+  needsDigit: boolean;
 }
 
 interface Candidate {
@@ -80,6 +86,10 @@ interface Candidate {
   end: number;
   score: number;
 }
+
+const DIGIT = /[0-9]/;
+/** Distinct key names whose normalized form is kept. */
+const KEY_CACHE_SIZE = 1024;
 
 /** Built-in hits below this score are never reported. */
 const BUILTIN_MIN_SCORE = 0.5;
@@ -132,6 +142,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       contextRe: contextRegExp(s.context),
       finder: s.compile(),
       minScore: BUILTIN_MIN_SCORE,
+      needsDigit: s.needsDigit === true,
     });
   }
   for (const c of custom) {
@@ -146,17 +157,37 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       contextRe: contextRegExp(c.context ?? []),
       finder: cc.finder,
       minScore: cc.minScore,
+      needsDigit: false,
     });
   }
+
+  // The same few key names come back in every payload: normalize each once. Bounded, since
+  // key names come from request data.
+  const keyCache = new Map<string, string>();
+  const normalizedKey = (k: string): string => {
+    let n = keyCache.get(k);
+    if (n === undefined) {
+      if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
+      keyCache.set(k, (n = normalizeKey(k)));
+    }
+    return n;
+  };
 
   return {
     active: active.map((d) => ({ id: d.id, level: d.level })),
     scan(text: string, ctx: ScanContext): DetectorHit[] {
       if (typeof text !== 'string' || text.length === 0) return [];
       const keys = ctx?.keys ?? [];
-      const key = keys.length > 0 ? normalizeKey(String(keys[keys.length - 1])) : '';
+      const key = keys.length > 0 ? normalizedKey(String(keys[keys.length - 1])) : '';
+      // Most prose has no digit: the detectors of numbers (cards, IBANs, SSNs, phones, IPs,
+      // dates) then have nothing to find, and are not run.
+      // Where there are digits, those detectors only scan the windows around them.
+      const firstDigit = text.search(DIGIT);
+      const windows =
+        firstDigit >= 0 && opts.digitWindows !== false ? digitWindows(text, firstDigit) : undefined;
       const cands: Candidate[] = [];
       for (const d of active) {
+        if (d.needsDigit && firstDigit < 0) continue;
         const re = d.contextRe;
         const keyContext = re !== null && key !== '' && re.test(key);
         let any: boolean | undefined;
@@ -166,6 +197,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
           anyContext: () => (any ??= keyContext || (re !== null && re.test(text))),
           context: (start, end, lo, hi) =>
             keyContext || (re !== null && nearContext(re, text, start, end, lo, hi)),
+          digitWindows: d.needsDigit ? windows : undefined,
         };
         d.finder(env, (start, end, score) => {
           if (start >= 0 && end > start && end <= text.length && score >= d.minScore)

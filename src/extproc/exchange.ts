@@ -45,6 +45,8 @@ const STORE_MARGIN_MS = 5000;
 /** A caller's retry of a held call names its approval here. */
 export const APPROVAL_HEADER = 'x-callguard-approval';
 
+const EMPTY = Buffer.alloc(0);
+
 export interface ExchangeDeps {
   policy(): CompiledPolicy;
   config: Config;
@@ -274,7 +276,7 @@ export class Exchange {
 
   /** One chunk of a streamed answer: what is safe to release of it goes on. */
   private onStreamChunk(stream: StreamInspector, m: HttpBody): ProcessingResponse {
-    const raw = Buffer.from(m.body ?? Buffer.alloc(0));
+    const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
     const out = stream.push(raw, m.end_of_stream === true);
     this.res.decision = stream.decision();
     if (out.stopped && stream.error && !this.error) {
@@ -330,7 +332,7 @@ export class Exchange {
     if (!this.route || !this.policy) throw new TypeError(`${key} before request headers`);
     if (direction === 'request') this.decided = true;
     if (side.stream) return this.onStreamChunk(side.stream, m);
-    const raw = Buffer.from(m.body ?? Buffer.alloc(0));
+    const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
     if (!side.inspect || raw.length === 0) return { [key]: { response: {} } };
     const limit = this.deps.config.limits.max_body_bytes;
     if (raw.length > limit) {
@@ -557,13 +559,16 @@ export class Exchange {
     };
   }
 
-  /** Called once when the stream ends, however it ends. */
-  finish(aborted: boolean): SessionRecord | undefined {
+  /**
+   * Called once when the stream ends, however it ends. An exchange whose request side was
+   * never judged is `aborted` whether or not the stream was cut (`_aborted`): with Envoy's
+   * graceful ext_proc close (envoy/envoy.yaml) an abandoned request ends the stream cleanly.
+   */
+  finish(_aborted: boolean): SessionRecord | undefined {
     if (this.finished) return undefined;
     this.finished = true;
     const outcome: Outcome =
-      this.outcome ??
-      (aborted && !this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
+      this.outcome ?? (!this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
     const record: SessionRecord = {
       session_id: this.id,
       started_at: new Date(this.started).toISOString(),

@@ -614,6 +614,10 @@ export function applyEdits(bytes: Uint8Array, edits: readonly Edit[]): Uint8Arra
 }
 
 const encoder = new TextEncoder();
+/** String.prototype.isWellFormed (ES2024, Node 20): not in the ES2023 lib the build uses. */
+interface WellFormed {
+  isWellFormed(): boolean;
+}
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
@@ -623,12 +627,17 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * literal produced here is accepted by parseJson and by strict UTF-8 readers.
  */
 export function encodeJsonString(value: string): Uint8Array {
-  // JSON.stringify of a well-formed string escapes exactly the set above.
-  return encoder.encode(JSON.stringify(value.replace(LONE_SURROGATE, '\ufffd')));
+  // JSON.stringify of a well-formed string escapes exactly the set above. isWellFormed is
+  // one native pass; the lone-surrogate regex only runs on a string that has one.
+  const wellFormed = (value as unknown as WellFormed).isWellFormed();
+  return encoder.encode(
+    JSON.stringify(wellFormed ? value : value.replace(LONE_SURROGATE, '\ufffd')),
+  );
 }
 
 function escapeSegment(segment: string | number): string {
-  const s = String(segment);
+  if (typeof segment === 'number') return String(segment);
+  const s = segment;
   if (s.indexOf('~') < 0 && s.indexOf('/') < 0) return s;
   return s.replaceAll('~', '~0').replaceAll('/', '~1');
 }

@@ -27,6 +27,13 @@ export interface StackOptions {
   envoy?: (config: EnvoyConfig) => void;
   /** Extra environment for callguard. */
   env?: Record<string, string>;
+  /** Node options for the callguard process (benchmarks: `--cpu-prof`). */
+  nodeArgs?: string[];
+  /**
+   * More callguard processes (same configuration, their own ports) behind Envoy's callguard
+   * cluster, beside the first (benchmarks: scaling with processes).
+   */
+  replicas?: number;
 }
 
 export interface Stack {
@@ -51,6 +58,11 @@ export interface Stack {
   configFile: string;
   /** Send callguard a signal (SIGHUP reloads the policy). */
   signalCallguard(signal: NodeJS.Signals): void;
+  /** The running callguard child's pid (for its RSS in /proc). */
+  callguardPid(): number;
+  envoyPid(): number;
+  /** Pids of the extra callguard processes (StackOptions.replicas). */
+  replicaPids(): number[];
   stop(): Promise<void>;
 }
 
@@ -213,26 +225,45 @@ async function startStackOnce(opts: StackOptions): Promise<Stack> {
   const callguardAdmin = `http://127.0.0.1:${cgAdmin}`;
   const outputs: (() => string)[] = [];
   const callguardOutput = () => outputs.map((o) => o()).join('');
-  let callguard: ChildProcess;
-  const startCallguard = async () => {
-    callguard = spawn(
+  const spawnCallguard = async (
+    file = join(dir, 'callguard.yaml'),
+    adminUrl = callguardAdmin,
+  ): Promise<ChildProcess> => {
+    const child = spawn(
       process.execPath,
-      [join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', join(dir, 'callguard.yaml')],
+      [...(opts.nodeArgs ?? []), join(PROJECT_ROOT, 'dist/cli/main.js'), 'serve', '--config', file],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...opts.env },
       },
     );
-    outputs.push(collect(callguard));
-    await waitFor('callguard', callguard, async () => {
-      return (await http(`${callguardAdmin}/healthz`)).status === 200;
+    outputs.push(collect(child));
+    await waitFor('callguard', child, async () => {
+      return (await http(`${adminUrl}/healthz`)).status === 200;
     }).catch(async (e: Error) => {
-      await stopChild(callguard);
+      await stopChild(child);
+      await Promise.all(replicas.map((r) => stopChild(r)));
       await upstream.close();
       throw new Error(`${e.message}\n${callguardOutput()}`);
     });
+    return child;
   };
-  await startCallguard();
+  const replicas: ChildProcess[] = [];
+  let callguard: ChildProcess = await spawnCallguard();
+  const startCallguard = async () => {
+    callguard = await spawnCallguard();
+  };
+  const replicaPorts: number[] = [];
+  for (let k = 1; k <= (opts.replicas ?? 0); k++) {
+    const [g, a] = [await freePort(), await freePort()];
+    const file = join(dir, `callguard-${k}.yaml`);
+    writeFileSync(
+      file,
+      stringify({ ...config, grpc_addr: `127.0.0.1:${g}`, admin_addr: `127.0.0.1:${a}` }),
+    );
+    replicas.push(await spawnCallguard(file, `http://127.0.0.1:${a}`));
+    replicaPorts.push(g);
+  }
 
   let envoyYaml = renderEnvoyConfig({
     listener,
@@ -240,9 +271,16 @@ async function startStackOnce(opts: StackOptions): Promise<Stack> {
     callguard: grpcPort,
     upstream: upstream.port,
   });
-  if (opts.envoy) {
+  if (opts.envoy || replicaPorts.length > 0) {
     const cfg = parse(envoyYaml) as EnvoyConfig;
-    opts.envoy(cfg);
+    const cluster = cfg.static_resources.clusters.find(
+      (c: { name: string }) => c.name === 'callguard',
+    );
+    for (const port of replicaPorts)
+      cluster.load_assignment.endpoints[0].lb_endpoints.push({
+        endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
+      });
+    opts.envoy?.(cfg);
     envoyYaml = stringify(cfg);
   }
   writeFileSync(join(dir, 'envoy.yaml'), envoyYaml);
@@ -283,8 +321,15 @@ async function startStackOnce(opts: StackOptions): Promise<Stack> {
     dir,
     configFile: join(dir, 'callguard.yaml'),
     signalCallguard: (signal) => void callguard.kill(signal),
+    callguardPid: () => callguard.pid ?? -1,
+    envoyPid: () => envoy.pid ?? -1,
+    replicaPids: () => replicas.map((r) => r.pid ?? -1),
     async stop() {
-      await Promise.all([stopChild(envoy), stopChild(callguard)]);
+      await Promise.all([
+        stopChild(envoy),
+        stopChild(callguard),
+        ...replicas.map((r) => stopChild(r)),
+      ]);
       await upstream.close();
     },
   };

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BUILTIN_DETECTORS, compileDetectors } from '../../src/detect/index.js';
+import { FUZZ_SEED, runs } from '../support/fuzz.js';
 
 const detectors = compileDetectors({
   custom: [
@@ -92,7 +93,42 @@ describe('scan over arbitrary strings', () => {
         }
         expect(detectors.scan(t, { keys: k })).toEqual(hits);
       }),
-      { seed: 20261128, numRuns: 500 },
+      { seed: FUZZ_SEED, numRuns: runs(500) },
+    );
+  });
+});
+
+describe('digit windows', () => {
+  const custom = [
+    { id: 'employee_id', level: 'confidential', pattern: 'EMP-\\d{6}', context: ['employee'] },
+  ];
+  const windowed = compileDetectors({ custom });
+  const whole = compileDetectors({ custom, digitWindows: false });
+  // Long texts with sparse digits, so that the windows cover only part of them: fragments
+  // apart by runs of letters (upper case too: an IBAN's tail), spaces and month names.
+  const PADDING = [
+    'lorem ipsum ',
+    'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+    'September ',
+    ' ',
+    'version ',
+    'é😀',
+  ];
+  const padding = fc
+    .array(fc.constantFrom(...PADDING), { minLength: 1, maxLength: 30 })
+    .map((p) => p.join(''));
+  const sparse = fc
+    .array(fc.oneof(fc.constantFrom(...FRAGMENTS), padding, fc.string({ maxLength: 6 })), {
+      maxLength: 40,
+    })
+    .map((parts) => parts.join(''));
+
+  it('the detectors of numbers find the same hits in the windows around digits as in the whole text', () => {
+    fc.assert(
+      fc.property(sparse, keys, (t, k) => {
+        expect(windowed.scan(t, { keys: k })).toEqual(whole.scan(t, { keys: k }));
+      }),
+      { seed: FUZZ_SEED, numRuns: runs(1000) },
     );
   });
 });

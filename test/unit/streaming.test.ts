@@ -10,6 +10,7 @@ import { loadPolicy } from '../../src/policy/load.js';
 import type { Principal } from '../../src/policy/types.js';
 import { parseEvent, SseSplitter } from '../../src/payload/sse.js';
 import { StreamInspector } from '../../src/streaming.js';
+import { runs } from '../support/fuzz.js';
 
 const policy = loadPolicy([join(import.meta.dirname, '../../policies')]);
 const tokenizer = new Tokenizer([{ id: 'k1', secret: Buffer.alloc(32, 1) }]);
@@ -116,7 +117,7 @@ describe('OpenAI chat.completion.chunk streams', () => {
           expect(chatText(runAll('openai_chat', chunks).out)).toBe(expected);
         },
       ),
-      { seed: 42, numRuns: 200 },
+      { seed: 42, numRuns: runs(200) },
     );
   });
 

@@ -1,0 +1,330 @@
+// Data path: what callguard adds to a request through the real Envoy. Two stacks run side by
+// side (test/integration/stack.ts): (a) Envoy → upstream with the ext_proc and ext_authz
+// filters removed from the rendered config, (b) Envoy → callguard → upstream as shipped.
+// autocannon (pinned) loads each at fixed rates and at saturation, on a public route (the
+// mode_override fast path) and on a protected 2 KB charge_card call with findings (request
+// and response both inspected and masked). Latencies are taken per response from
+// autocannon's 'response' event (its own histogram keeps whole milliseconds only).
+// Then callguard's RSS with 1,000 64 KB requests in flight against an upstream that holds
+// its answers. Results: bench/results/datapath.json. Run: npm run bench.
+// CALLGUARD_BENCH_SECONDS sets each load run's duration (default 5).
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { logLines, postJson, startStack } from '../test/integration/stack.js';
+import type { EnvoyConfig, LoggedSession, Stack } from '../test/integration/stack.js';
+import { payload } from './payloads.js';
+
+const SECONDS = Number(process.env.CALLGUARD_BENCH_SECONDS ?? 5);
+const AGENTS = { 'x-callguard-dev-groups': 'agents' };
+
+/** The rendered Envoy config without callguard: no ext_proc, no ext_authz, no per-route config. */
+function withoutCallguard(cfg: EnvoyConfig): void {
+  for (const l of cfg.static_resources.listeners) {
+    for (const f of l.filter_chains[0].filters) {
+      const hcm = f.typed_config;
+      hcm.http_filters = hcm.http_filters.filter(
+        (h: { name: string }) =>
+          h.name !== 'envoy.filters.http.ext_proc' && h.name !== 'envoy.filters.http.ext_authz',
+      );
+      for (const vh of hcm.route_config.virtual_hosts)
+        for (const r of vh.routes) delete r.typed_per_filter_config;
+    }
+  }
+}
+
+let direct: Stack;
+let guarded: Stack;
+/** (b) with a second callguard process behind Envoy's callguard cluster. */
+let scaled: Stack;
+
+beforeAll(async () => {
+  [direct, guarded, scaled] = await Promise.all([
+    startStack({ envoy: withoutCallguard, config: { log: { level: 'info' } } }),
+    startStack({ config: { log: { level: 'info' } } }),
+    startStack({ config: { log: { level: 'info' } }, replicas: 1 }),
+  ]);
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([direct?.stop(), guarded?.stop(), scaled?.stop()]);
+});
+
+interface Load {
+  name: string;
+  /** Requests per second over all connections; 0: as fast as the connections go. */
+  rate: number;
+  connections: number;
+}
+
+const LOADS: Load[] = [
+  { name: '200 req/s', rate: 200, connections: 8 },
+  { name: '1,000 req/s', rate: 1000, connections: 16 },
+  { name: 'saturation', rate: 0, connections: 32 },
+];
+
+interface Route {
+  name: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+}
+
+const CALL = payload('json', 2 * 1024, true);
+const ROUTES: Route[] = [
+  { name: 'public GET /public/status', method: 'GET', path: '/public/status', headers: {} },
+  {
+    name: `protected POST /functions/charge_card (${CALL.length} B, findings)`,
+    method: 'POST',
+    path: '/functions/charge_card',
+    headers: { ...AGENTS, 'content-type': 'application/json' },
+    body: CALL,
+  },
+];
+
+interface Figures {
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  errors: number;
+  /** Answers other than 2xx, by status. */
+  non2xx: string;
+  /** CPU time (user + system) per request of the callguard process and of Envoy, in µs. */
+  'callguard µs/req': number;
+  'envoy µs/req': number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function load(stack: Stack, route: Route, l: Load, seconds: number): Promise<Figures> {
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  const cg0 = cpuMicros(stack.callguardPid());
+  const envoy0 = cpuMicros(stack.envoyPid());
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: stack.url + route.path,
+        method: route.method as 'GET' | 'POST',
+        headers: route.headers,
+        ...(route.body ? { body: route.body } : {}),
+        connections: l.connections,
+        ...(l.rate > 0 ? { overallRate: l.rate } : {}),
+        duration: seconds,
+      },
+      (err, r) => (err ? reject(err as Error) : resolve(r)),
+    );
+    instance.on('response', (_client, status, _bytes, ms) => {
+      latencies.push(ms);
+      if (status < 200 || status > 299) statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    });
+  });
+  const cg = cpuMicros(stack.callguardPid()) - cg0;
+  const envoy = cpuMicros(stack.envoyPid()) - envoy0;
+  // The upstream keeps what it received (tests read it): not needed here.
+  stack.upstream.received.length = 0;
+  latencies.sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    requests: latencies.length,
+    rps: Math.round(latencies.length / seconds),
+    p50: round(pct(latencies, 50)),
+    p90: round(pct(latencies, 90)),
+    p99: round(pct(latencies, 99)),
+    max: round(latencies.at(-1) ?? NaN),
+    errors: result.errors + result.timeouts,
+    non2xx: [...statuses].map(([k, v]) => `${v}×${k}`).join(' '),
+    'callguard µs/req': Math.round(cg / Math.max(1, latencies.length)),
+    'envoy µs/req': Math.round(envoy / Math.max(1, latencies.length)),
+  };
+}
+
+/** utime + stime of a process, in µs (from /proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+const results: Record<string, unknown> = {};
+
+it('added latency through Envoy: without vs with callguard, same run', async () => {
+  // Both stacks answer as they should before they are loaded.
+  for (const s of [direct, guarded]) {
+    const r = await postJson(s.url + '/functions/charge_card', CALL, AGENTS);
+    expect(r.status).toBe(200);
+  }
+  const masked = guarded.upstream.received.at(-1)?.body.toString() ?? '';
+  expect(masked).not.toContain('4242 4242 4242 4242');
+  const rows: Record<string, string | number>[] = [];
+  const uptimeBefore = loadavg();
+  for (const route of ROUTES) {
+    for (const l of LOADS) {
+      // Warm-up, then the same load on (a) and (b), one after the other.
+      await load(direct, route, l, 1);
+      await load(guarded, route, l, 1);
+      const a = await load(direct, route, l, SECONDS);
+      const b = await load(guarded, route, l, SECONDS);
+      for (const [label, f] of [
+        ['a: Envoy → upstream', a],
+        ['b: Envoy → callguard → upstream', b],
+      ] as const) {
+        rows.push({ route: route.name, load: l.name, stack: label, ...f });
+      }
+      rows.push({
+        route: route.name,
+        load: l.name,
+        stack: 'added (b − a)',
+        p50: Math.round((b.p50 - a.p50) * 1000) / 1000,
+        p90: Math.round((b.p90 - a.p90) * 1000) / 1000,
+        p99: Math.round((b.p99 - a.p99) * 1000) / 1000,
+        rps: b.rps - a.rps,
+      });
+      console.log(
+        `${route.name} @ ${l.name}: a p50 ${a.p50} p99 ${a.p99} | b p50 ${b.p50} p99 ${b.p99}`,
+      );
+    }
+  }
+  console.table(rows);
+  // What went wrong, if anything: callguard's warnings and errors, and session outcomes.
+  const lines = logLines(guarded.callguardOutput());
+  const count = (key: (l: Record<string, unknown>) => unknown) => {
+    const m = new Map<string, number>();
+    for (const l of lines) {
+      const k = key(l);
+      if (k !== undefined) m.set(String(k), (m.get(String(k)) ?? 0) + 1);
+    }
+    return Object.fromEntries(m);
+  };
+  const problems = count((l) => (Number(l.level) >= 40 ? l.msg : undefined));
+  const outcomes = count((l) =>
+    l.msg === 'session'
+      ? `${(l.session as LoggedSession).outcome}${(l.session as LoggedSession).error ? ':' + (l.session as LoggedSession).error?.code : ''}`
+      : undefined,
+  );
+  console.log('callguard warnings/errors:', problems, 'session outcomes:', outcomes);
+  console.log(
+    `load average (1/5/15 min): before ${uptimeBefore.join(' ')}, after ${loadavg().join(' ')}`,
+  );
+  results.latency = {
+    rows,
+    seconds: SECONDS,
+    loadavgBefore: uptimeBefore,
+    loadavgAfter: loadavg(),
+  };
+}, 600_000);
+
+it('scaling: one callguard process against two behind the same Envoy, at saturation', async () => {
+  const route = ROUTES[1]!;
+  const rows: Record<string, string | number>[] = [];
+  for (const connections of [32, 64]) {
+    const l: Load = { name: `saturation, ${connections} connections`, rate: 0, connections };
+    await load(guarded, route, l, 1);
+    await load(scaled, route, l, 1);
+    const pids = [scaled.callguardPid(), ...scaled.replicaPids()];
+    const one = await load(guarded, route, l, SECONDS);
+    const cpu0 = pids.map(cpuMicros);
+    const two = await load(scaled, route, l, SECONDS);
+    const cpu = pids.map((p, i) => cpuMicros(p) - cpu0[i]!);
+    rows.push({ load: l.name, callguard: '1 process', ...one });
+    rows.push({
+      load: l.name,
+      callguard: '2 processes',
+      ...two,
+      'callguard µs/req': Math.round(cpu.reduce((a, b) => a + b, 0) / Math.max(1, two.requests)),
+      'CPU share per process': cpu
+        .map((c) => `${Math.round((100 * c) / (SECONDS * 1e6))}%`)
+        .join(' '),
+    });
+  }
+  console.table(rows);
+  results.scaling = rows;
+}, 600_000);
+
+it("callguard's RSS with 1,000 64 KB requests in flight", async () => {
+  const body = payload('json', 64 * 1024, true);
+  const held: (() => void)[] = [];
+  guarded.upstream.handle('/functions/charge_card', (_req, res) => {
+    held.push(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"charge_id":"ch_1","status":"approved","card":{"number":""}}');
+    });
+  });
+  const pid = guarded.callguardPid();
+  const idle = rss(pid);
+  const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+  const N = 1000;
+  const statuses: Promise<number>[] = [];
+  for (let i = 0; i < N; i++) {
+    statuses.push(
+      new Promise((resolve, reject) => {
+        const req = request(
+          guarded.url + '/functions/charge_card',
+          {
+            method: 'POST',
+            agent,
+            headers: { ...AGENTS, 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      }),
+    );
+  }
+  const until = Date.now() + 60_000;
+  while (held.length < N && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  const inFlight = held.length;
+  let peak = rss(pid);
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    peak = Math.max(peak, rss(pid));
+  }
+  for (const release of held.splice(0)) release();
+  const codes = await Promise.all(statuses);
+  agent.destroy();
+  const after = rss(pid);
+  const ok = codes.filter((c) => c === 200).length;
+  const mb = (x: number) => Math.round((x / 1024 / 1024) * 10) / 10;
+  const row = {
+    'body bytes': body.length,
+    'in flight at the upstream': inFlight,
+    'RSS idle MB': mb(idle),
+    'RSS with all in flight MB': mb(peak),
+    'RSS after MB': mb(after),
+    '200 answers': ok,
+  };
+  console.table([row]);
+  results.memory = row;
+  expect(ok).toBe(N);
+}, 180_000);
+
+afterAll(() => {
+  mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+  writeFileSync(
+    join(import.meta.dirname, 'results/datapath.json'),
+    JSON.stringify(
+      { date: new Date().toISOString(), cpus: cpus().length, node: process.version, ...results },
+      null,
+      2,
+    ),
+  );
+});

@@ -40,6 +40,8 @@ import type { Tokenizer } from '../enforce/tokenize.js';
 import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
 
 export const SESSION_HEADER = 'x-callguard-session';
+/** Methods whose calls carry a body when a request contract applies. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 /** Time allowed for the approval store beyond a hold's wait (Envoy's timer is extended by it). */
 const STORE_MARGIN_MS = 5000;
 /** A caller's retry of a held call names its approval here. */
@@ -199,8 +201,10 @@ export class Exchange {
     });
     authorize(sel.route, this.principal);
 
-    if (m.end_of_stream) this.decided = true;
-    else this.req = this.prepareSide(h, 'request');
+    if (m.end_of_stream) {
+      this.requireBody(false);
+      this.decided = true;
+    } else this.req = this.prepareSide(h, 'request');
     const { set, remove } = upstreamIdentityHeaders(
       sel.route,
       this.principal,
@@ -297,6 +301,22 @@ export class Exchange {
     };
   }
 
+  /**
+   * A call that sends a body (POST, PUT, PATCH) to a function with a request contract must
+   * send one the contract can check: an empty body is not JSON (fail closed). Header-only
+   * methods (a GET whose response the contract checks) go on.
+   */
+  private requireBody(present: boolean): void {
+    if (present || !this.fn?.request || !BODY_METHODS.has(this.method ?? '')) return;
+    throw new CallguardError(
+      'malformed_json',
+      `the ${this.fn.name} request contract needs a JSON body`,
+      {
+        rule: `contract:${this.fn.name}:request:body`,
+      },
+    );
+  }
+
   /** Checks the media type, encoding and declared size of a side that carries a body. */
   private prepareSide(h: Headers, direction: Direction): Side {
     const contract = this.fn?.[direction];
@@ -333,6 +353,7 @@ export class Exchange {
     if (direction === 'request') this.decided = true;
     if (side.stream) return this.onStreamChunk(side.stream, m);
     const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
+    if (direction === 'request' && raw.length === 0) this.requireBody(false);
     if (!side.inspect || raw.length === 0) return { [key]: { response: {} } };
     const limit = this.deps.config.limits.max_body_bytes;
     if (raw.length > limit) {

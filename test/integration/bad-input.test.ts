@@ -32,6 +32,15 @@ interface Case {
 }
 
 const cases: Case[] = [
+  // No body at all: a function with a request contract gets nothing it can check.
+  { name: 'empty body', body: '', status: 400, code: 'malformed_json' },
+  {
+    name: 'empty body, chunked',
+    body: Buffer.alloc(0),
+    headers: { 'transfer-encoding': 'chunked' },
+    status: 400,
+    code: 'malformed_json',
+  },
   {
     name: 'malformed JSON',
     body: `{"amount":1,"card":{"number":"${CANARY}"}`,

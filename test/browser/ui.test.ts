@@ -163,6 +163,27 @@ describe('the page itself', () => {
   });
 });
 
+describe('the hourly histogram (Bearer API)', () => {
+  it('counts the calls by decision over the same validated filters', async () => {
+    const auditor = await bearer(['auditors']);
+    const get = (q: string) => http(`${admin}/api/sessions/histogram?${q}`, { headers: auditor });
+    const from = new Date(Date.now() - 3 * 3_600_000).toISOString();
+    const r = await get(`user=alice&from=${encodeURIComponent(from)}`);
+    expect(r.status, r.text).toBe(200);
+    const h = r.json<{
+      interval: string;
+      buckets: { start: string; total: number; decisions: Record<string, number> }[];
+    }>();
+    expect(h.interval).toBe('1h');
+    expect(h.buckets.length).toBeGreaterThanOrEqual(3); // empty hours included
+    const sum = (d: string) => h.buckets.reduce((n, b) => n + (b.decisions[d] ?? 0), 0);
+    expect([sum('modified'), sum('held'), sum('allowed')]).toEqual([1, 1, 0]); // bob's is not alice's
+    expect((await get('decision=nonsense')).status).toBe(400);
+    expect((await get('from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z')).status).toBe(400);
+    expect((await http(`${admin}/api/sessions/histogram`)).status).toBe(401);
+  });
+});
+
 describe('an auditor', () => {
   let ctx: BrowserContext;
   let page: Page;
@@ -199,10 +220,11 @@ describe('an auditor', () => {
     await screenshot(page, 'sessions-by-user');
   });
 
-  it('finds a session by value, and the value stays out of the URL', async () => {
-    await page.locator('#f-user').fill('');
-    await page.locator('#f-value').fill(CARD);
-    await page.getByRole('button', { name: 'Search' }).click();
+  it('finds a session by value with the keyboard only, and the value stays out of the URL', async () => {
+    await page.getByLabel('User').fill('');
+    await page.getByLabel('Value (fingerprint search)').focus();
+    await page.keyboard.type(CARD);
+    await page.keyboard.press('Enter'); // submits the search form
     await page.getByText('Sessions in which this value was found').waitFor();
     const links = page.getByRole('link', { name: /^Open session / });
     expect(await links.count()).toBe(1);

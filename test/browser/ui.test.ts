@@ -242,6 +242,10 @@ describe('an auditor', () => {
     expect(await page.locator('table').first().textContent()).toContain('/card/number');
     const marked = await page.locator('mark.masked').allTextContents();
     expect(marked).toContain(`**** **** **** ${CARD.slice(-4)}`);
+    // Found by the finding's path, not only by its look.
+    expect(
+      await page.locator('mark.masked[title^="/card/number: confidential, mask"]').textContent(),
+    ).toBe(`**** **** **** ${CARD.slice(-4)}`);
     expect(await page.locator('main').textContent()).not.toContain(CARD);
     await page.getByRole('button', { name: /replay/i }).click();
     await page.locator('#replay pre').waitFor();

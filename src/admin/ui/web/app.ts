@@ -326,31 +326,109 @@ function chart(h: Json): HTMLElement {
   );
 }
 
+/** Where each scalar value of a JSON document sits in its text, by JSON Pointer. */
+function valueSpans(text: string): Map<string, [number, number]> | undefined {
+  const out = new Map<string, [number, number]>();
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\r\n'.includes(text[i] as string)) i++;
+  };
+  const pointer = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
+  const str = (): string => {
+    const start = i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (path: string): void => {
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      for (let n = 0; i < text.length; n++) {
+        if (c === '{') {
+          ws();
+          const key = str();
+          ws();
+          i++; // the colon
+          value(`${path}/${pointer(key)}`);
+        } else value(`${path}/${n}`);
+        ws();
+        if (text[i++] !== ',') return;
+      }
+      return;
+    }
+    const start = i;
+    if (c === '"') {
+      str();
+      out.set(path, [start + 1, i - 1]);
+      return;
+    }
+    while (i < text.length && !',]} \t\r\n'.includes(text[i] as string)) i++;
+    out.set(path, [start, i]);
+  };
+  try {
+    value('');
+    return out;
+  } catch {
+    return undefined; // not JSON (or truncated): the patterns below still mark masks
+  }
+}
+
 // A redaction placeholder, a token, a whole JSON string value holding a `*` mask (format
 // kept: `**** **** **** 4242`), or a bare run of `*` (e.g. inside escaped JSON-in-a-string).
 const MASK =
   /\[REDACTED:[^\]"\\]*\]|tok_[A-Za-z0-9_-]+|(?<=")[^"\\]*\*{3,}[^"\\]*(?=")|\*{3,}[^\s"'\\,}\]]*/g;
 
-/** The body text with masked spans (placeholders, tokens, `*` masks) in <mark>. */
-function highlighted(text: string): HTMLElement {
+/**
+ * The body text with the masked spans in <mark>: first the values at the findings' paths
+ * (exact, titled with path, level and action), then anything that looks masked elsewhere
+ * (values inside JSON-in-a-string, free text).
+ */
+function highlighted(text: string, findings: Json[]): HTMLElement {
+  const spans: { start: number; end: number; title: string }[] = [];
+  const at = valueSpans(text);
+  for (const f of findings) {
+    const span = at?.get(str(f.path));
+    if (span && span[1] > span[0]) {
+      spans.push({
+        start: span[0],
+        end: span[1],
+        title: `${str(f.path)}: ${str(f.level)}, ${str(f.action)} (rule ${str(f.rule)})`,
+      });
+    }
+  }
+  const overlaps = (s: number, e: number) => spans.some((x) => s < x.end && x.start < e);
+  for (const m of text.matchAll(MASK)) {
+    const s0 = m.index ?? 0;
+    const e0 = s0 + m[0].length;
+    if (!overlaps(s0, e0)) spans.push({ start: s0, end: e0, title: 'masked by callguard' });
+  }
+  spans.sort((a, b) => a.start - b.start);
   const pre = el('pre', {});
   let last = 0;
-  for (const m of text.matchAll(MASK)) {
-    const at = m.index ?? 0;
+  for (const sp of spans) {
+    if (sp.start < last) continue;
     pre.append(
-      text.slice(last, at),
-      el('mark', { class: 'masked', title: 'masked by callguard' }, m[0]),
+      text.slice(last, sp.start),
+      el('mark', { class: 'masked', title: sp.title }, text.slice(sp.start, sp.end)),
     );
-    last = at + m[0].length;
+    last = sp.end;
   }
   pre.append(text.slice(last));
   return pre;
 }
 
-function side(title: string, s: Json | undefined): HTMLElement[] {
+function side(title: string, s: Json | undefined, findings: Json[]): HTMLElement[] {
   if (!s) return [];
   const out: HTMLElement[] = [el('h2', {}, title)];
-  if (typeof s.body === 'string') out.push(highlighted(s.body));
+  if (typeof s.body === 'string') out.push(highlighted(s.body, findings));
   else if (s.body_withheld) out.push(el('p', {}, `Body withheld: ${str(s.body_withheld)}`));
   else out.push(el('p', {}, 'No body recorded.'));
   if (s.body_truncated) out.push(el('p', {}, `Truncated (${str(s.body_bytes)} bytes forwarded).`));
@@ -401,7 +479,8 @@ async function sessionView(id: string): Promise<void> {
     el('dt', {}, 'Approval'),
     el('dd', {}, str(cg.approval_id)),
   );
-  const findings = ((cg.findings ?? []) as Json[]).map((f) => [
+  const allFindings = (cg.findings ?? []) as Json[];
+  const findings = allFindings.map((f) => [
     str(f.direction),
     el('code', {}, str(f.path)),
     str(f.level),
@@ -433,8 +512,16 @@ async function sessionView(id: string): Promise<void> {
     findings.length
       ? table(['Direction', 'Path', 'Level', 'Detector', 'Action', 'Rule'], findings, 'Findings')
       : el('p', {}, 'No findings.'),
-    ...side('Request body as forwarded', req),
-    ...side('Response body as forwarded', resp),
+    ...side(
+      'Request body as forwarded',
+      req,
+      allFindings.filter((f) => f.direction === 'request'),
+    ),
+    ...side(
+      'Response body as forwarded',
+      resp,
+      allFindings.filter((f) => f.direction === 'response'),
+    ),
     replay,
     replayOut,
   );

@@ -8,6 +8,7 @@ export const INDEX_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>callguard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/style.css">
 <script type="module" src="/ui/app.js"></script>
 </head>
@@ -58,6 +59,7 @@ td.mono, pre, code { font-family: ui-monospace, monospace; font-size: .85rem; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f6f6f6; padding: .6rem;
   border: 1px solid var(--line); border-radius: 3px; }
 mark.masked { background: var(--mark); color: #000; outline: 1px solid #b58900; }
+mark.found { background: transparent; color: inherit; text-decoration: underline dotted 2px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dt { font-weight: 600; } dd { margin: 0; }
 .card { border: 1px solid var(--line); border-radius: 4px; padding: .8rem; margin-bottom: 1rem; }

@@ -392,7 +392,7 @@ const MASK =
  * (values inside JSON-in-a-string, free text).
  */
 function highlighted(text: string, findings: Json[]): HTMLElement {
-  const spans: { start: number; end: number; title: string }[] = [];
+  const spans: { start: number; end: number; title: string; cls: string }[] = [];
   const at = valueSpans(text);
   for (const f of findings) {
     const span = at?.get(str(f.path));
@@ -401,6 +401,8 @@ function highlighted(text: string, findings: Json[]): HTMLElement {
         start: span[0],
         end: span[1],
         title: `${str(f.path)}: ${str(f.level)}, ${str(f.action)} (rule ${str(f.rule)})`,
+        // A value a rule let through is found, not masked.
+        cls: f.action === 'allow' ? 'found' : 'masked',
       });
     }
   }
@@ -408,7 +410,8 @@ function highlighted(text: string, findings: Json[]): HTMLElement {
   for (const m of text.matchAll(MASK)) {
     const s0 = m.index ?? 0;
     const e0 = s0 + m[0].length;
-    if (!overlaps(s0, e0)) spans.push({ start: s0, end: e0, title: 'masked by callguard' });
+    if (!overlaps(s0, e0))
+      spans.push({ start: s0, end: e0, title: 'masked by callguard', cls: 'masked' });
   }
   spans.sort((a, b) => a.start - b.start);
   const pre = el('pre', {});
@@ -417,7 +420,7 @@ function highlighted(text: string, findings: Json[]): HTMLElement {
     if (sp.start < last) continue;
     pre.append(
       text.slice(last, sp.start),
-      el('mark', { class: 'masked', title: sp.title }, text.slice(sp.start, sp.end)),
+      el('mark', { class: sp.cls, title: sp.title }, text.slice(sp.start, sp.end)),
     );
     last = sp.end;
   }

@@ -220,6 +220,20 @@ describe('an auditor', () => {
     await screenshot(page, 'sessions-by-user');
   });
 
+  it('pages through the results', async () => {
+    await page.goto(`${admin}/#/sessions?user=alice&size=1`);
+    await page.locator('tbody tr').first().waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    await page.getByRole('button', { name: 'More sessions' }).click();
+    await page.locator('table').nth(1).waitFor();
+    const ids = await page
+      .getByRole('link', { name: /^Open session / })
+      .evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    expect(ids).toHaveLength(2); // alice's two calls, newest first, one per page
+    expect(new Set(ids).size).toBe(2);
+    expect(ids).toContain(`#/sessions/${sessions.alice}`);
+  });
+
   it('finds a session by value with the keyboard only, and the value stays out of the URL', async () => {
     await page.getByLabel('User').fill('');
     await page.getByLabel('Value (fingerprint search)').focus();

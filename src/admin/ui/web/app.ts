@@ -225,7 +225,12 @@ async function runSearch(q: URLSearchParams, out: HTMLElement): Promise<void> {
       api(`/api/sessions?${q}`),
       api(`/api/sessions/histogram?${q}`),
     ]);
-    out.replaceChildren(chart(hist), ...results(page));
+    const more = (cursor: string) => {
+      const next = new URLSearchParams(q);
+      next.set('cursor', cursor);
+      return api(`/api/sessions?${next}`);
+    };
+    out.replaceChildren(chart(hist), ...results(page, more));
   } catch (e) {
     out.replaceChildren(errorView(e));
   }
@@ -235,13 +240,18 @@ async function runValueSearch(value: string, out: HTMLElement): Promise<void> {
   out.replaceChildren(el('p', {}, 'Searching by value…'));
   try {
     const page = await api('/api/sessions/search-by-value', { value });
-    out.replaceChildren(el('p', {}, 'Sessions in which this value was found:'), ...results(page));
+    const more = (cursor: string) => api('/api/sessions/search-by-value', { value, cursor });
+    out.replaceChildren(
+      el('p', {}, 'Sessions in which this value was found:'),
+      ...results(page, more),
+    );
   } catch (e) {
     out.replaceChildren(errorView(e));
   }
 }
 
-function results(page: Json): Node[] {
+/** A page of sessions as a table; "More sessions" appends the next page in place. */
+function results(page: Json, more: (cursor: string) => Promise<Json>): Node[] {
   const sessions = (page.sessions ?? []) as Json[];
   if (sessions.length === 0) return [el('p', { id: 'no-results' }, 'No sessions match.')];
   const rows = sessions.map((s) => {
@@ -262,13 +272,28 @@ function results(page: Json): Node[] {
       ),
     ];
   });
-  return [
+  const out: Node[] = [
     table(
       ['Time', 'User', 'Function', 'Decision', 'Max level', 'Findings', ''],
       rows,
       'Matching sessions',
     ),
   ];
+  const cursor = page.next;
+  if (typeof cursor === 'string') {
+    const holder = el('div', {});
+    const button = el('button', { type: 'button', class: 'secondary' }, 'More sessions');
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      void more(cursor).then(
+        (p) => holder.replaceWith(...results(p, more)),
+        (e: unknown) => holder.replaceChildren(errorView(e)),
+      );
+    });
+    holder.append(button);
+    out.push(holder);
+  }
+  return out;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';

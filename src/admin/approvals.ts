@@ -17,6 +17,7 @@ import { CursorError } from '../approval/store.js';
 import type { TicketQuery } from '../approval/store.js';
 import { ApprovalError } from '../approval/ticket.js';
 import type { Ticket, TicketState } from '../approval/ticket.js';
+import { sessionPrincipals } from './auth.js';
 
 export interface ApprovalApiDeps {
   service: ApprovalService | undefined;
@@ -63,7 +64,7 @@ export async function adminPrincipal(
     if (typeof v === 'string') headers.set(k.toLowerCase(), v);
     else if (Array.isArray(v)) headers.set(k.toLowerCase(), v.join(','));
   }
-  const p = await identifier.identify({ headers });
+  const p = sessionPrincipals.get(req) ?? (await identifier.identify({ headers }));
   if (p.authMethod === 'anonymous')
     throw new CallguardError('unauthenticated', 'a bearer token is required');
   if (!sources.includes(p.authMethod)) {

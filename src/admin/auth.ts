@@ -9,6 +9,12 @@ import type { AdminConfig } from '../config/config.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Principal } from '../policy/types.js';
 
+/**
+ * Principals of requests authenticated by the admin page's session cookie (admin/ui/pages.ts
+ * sets them after its CSRF checks). Such a request is checked exactly like a Bearer one.
+ */
+export const sessionPrincipals = new WeakMap<IncomingMessage, Principal>();
+
 export class AdminAuthError extends Error {
   constructor(
     readonly status: number,
@@ -32,7 +38,7 @@ export async function requireAuditor(
   }
   let p: Principal;
   try {
-    p = await identifier.identify({ headers });
+    p = sessionPrincipals.get(req) ?? (await identifier.identify({ headers }));
   } catch (e) {
     if (e instanceof CallguardError) throw new AdminAuthError(e.status, e.code, e.message);
     throw e;

@@ -1,6 +1,7 @@
 // The admin HTTP server: /healthz (liveness and readiness, with the policy in force, the
 // last refused reload and the audit sink's status), /metrics (Prometheus text format), the
-// audit API (admin/sessions.ts) and the approvals API (admin/approvals.ts).
+// audit API (admin/sessions.ts), the approvals API (admin/approvals.ts) and the web page
+// (admin/ui/), whose sign-in session may stand in for a Bearer token on those APIs.
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,6 +13,8 @@ import { handleApprovals } from './approvals.js';
 import type { ApprovalApiDeps } from './approvals.js';
 import { handleSessions } from './sessions.js';
 import type { SessionApiDeps } from './sessions.js';
+import { SECURITY_HEADERS } from './ui/pages.js';
+import type { AdminUi } from './ui/pages.js';
 
 export interface AdminHandle {
   port: number;
@@ -27,6 +30,8 @@ export interface AdminDeps {
   /** The Elasticsearch sink's status, when one is configured. */
   audit?: () => AuditStatus;
   sessions?: SessionApiDeps;
+  /** The web page and its cookie sessions (admin/ui/pages.ts). */
+  ui?: AdminUi;
 }
 
 export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
@@ -38,6 +43,12 @@ export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
   });
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://admin');
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    if (deps.ui) {
+      if (await deps.ui.handle(req, res, url)) return;
+      // A session cookie stands in for a Bearer token on the API (with CSRF checks).
+      if (url.pathname.startsWith('/api/') && !deps.ui.gate(req, res)) return;
+    }
     if (deps.approvals && (await handleApprovals(req, res, url, deps.approvals))) return;
     if (deps.sessions && (await handleSessions(req, res, url, deps.sessions))) return;
     if (req.method === 'GET' && url.pathname === '/healthz') {

@@ -1,5 +1,6 @@
 // The audit API on the admin server (docs/audit.md):
 //   GET  /api/sessions?user=&from=&to=&level=&decision=&path=&function=&route=&size=&cursor=
+//   GET  /api/sessions/histogram?<the same filters>   calls per hour by decision
 //   GET  /api/sessions/{id}
 //   GET  /api/sessions/{id}/replay
 //   POST /api/sessions/search-by-value   {"value": "...", "size"?: n, "cursor"?: "..."}
@@ -64,6 +65,8 @@ export async function handleSessions(
   try {
     if (req.method === 'GET' && parts.length === 2) {
       sendJson(res, 200, await store.search(parseFilters(url.searchParams)));
+    } else if (req.method === 'GET' && parts.length === 3 && parts[2] === 'histogram') {
+      sendJson(res, 200, await store.histogram(parseFilters(url.searchParams)));
     } else if (req.method === 'POST' && parts.length === 3 && parts[2] === 'search-by-value') {
       await searchByValue(req, res, store, deps);
     } else if (req.method === 'GET' && (parts.length === 3 || parts[3] === 'replay')) {

@@ -155,6 +155,13 @@ export interface Page {
   next: string | null;
 }
 
+export interface Histogram {
+  interval: '1h';
+  from: string;
+  to: string;
+  buckets: { start: string; total: number; decisions: Record<string, number> }[];
+}
+
 const BODY_FIELDS = ['callguard.request.body', 'callguard.response.body'];
 
 export class SessionStore {
@@ -190,6 +197,56 @@ export class SessionStore {
 
   search(f: SessionFilters): Promise<Page> {
     return this.page(toQuery(f), f.size ?? 20, f.cursor);
+  }
+
+  /**
+   * Calls per hour by decision over the filters' range (default: the last 24 hours), for
+   * the page's chart: an Elasticsearch date_histogram with a terms sub-aggregation.
+   */
+  async histogram(f: SessionFilters, now = Date.now()): Promise<Histogram> {
+    const to = f.to ?? new Date(now).toISOString();
+    const from = f.from ?? new Date(Date.parse(to) - 24 * 3_600_000).toISOString();
+    if (Date.parse(to) - Date.parse(from) > 31 * 24 * 3_600_000) {
+      throw new FilterError('bad filter', [{ field: 'from', problem: 'range over 31 days' }]);
+    }
+    // Paging does not apply to an aggregation.
+    const filters: SessionFilters = { ...f };
+    delete filters.size;
+    delete filters.cursor;
+    const res = await this.es.search({
+      index: this.pattern,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 0,
+      query: toQuery({ ...filters, from, to }),
+      aggs: {
+        hours: {
+          date_histogram: {
+            field: '@timestamp',
+            fixed_interval: '1h',
+            min_doc_count: 0,
+            extended_bounds: { min: from, max: to },
+          },
+          aggs: { decisions: { terms: { field: 'callguard.decision', size: 16 } } },
+        },
+      },
+    });
+    interface Bucket {
+      key: number;
+      doc_count: number;
+      decisions: { buckets: { key: string; doc_count: number }[] };
+    }
+    const hours = (res.aggregations?.hours as { buckets?: Bucket[] } | undefined)?.buckets ?? [];
+    return {
+      interval: '1h',
+      from,
+      to,
+      buckets: hours.map((b) => ({
+        start: new Date(b.key).toISOString(),
+        total: b.doc_count,
+        decisions: Object.fromEntries(b.decisions.buckets.map((d) => [d.key, d.doc_count])),
+      })),
+    };
   }
 
   /** The whole record, or undefined. */

@@ -16,11 +16,14 @@ const USAGE = `usage:
                    [--groups a,b] [--function name]
   callguard kibana import --kibana-url URL [--file callguard.ndjson] [--space id]
                             load the audit's Kibana saved objects (KIBANA_API_KEY for auth)
-  callguard stack            start the local stack (Envoy + callguard + Elasticsearch + demo endpoint)
+  callguard stack            start the local stack (Envoy + callguard + Elasticsearch + demo endpoint
+                             + demo identity provider for the admin page)
   callguard demo endpoint [--host 127.0.0.1] [--port 8081]
   callguard demo idp [--host 127.0.0.1] [--port 8082] [--issuer URL] [--audience callguard-demo]
+                    [--redirect-uri http://127.0.0.1:9090/ui/callback …]
                               DEMO ONLY: the demo function endpoint, and an OIDC issuer that
-                              signs a token for anyone (docker-compose demo)
+                              signs a token for anyone (docker-compose demo) and signs the
+                              demo users in to the admin page (code + PKCE, client callguard-admin)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -146,6 +149,7 @@ async function main(argv: string[]): Promise<number> {
           port: { type: 'string' },
           issuer: { type: 'string' },
           audience: { type: 'string' },
+          'redirect-uri': { type: 'string', multiple: true },
         },
       });
       if (what === 'endpoint') {
@@ -160,12 +164,15 @@ async function main(argv: string[]): Promise<number> {
         return -1;
       }
       if (what === 'idp') {
-        const { startDemoIdp } = await import('./demo-idp.js');
+        const { DEMO_CLIENT, startDemoIdp } = await import('./demo-idp.js');
         const idp = await startDemoIdp({
           host: values.host,
           port: Number(values.port ?? 8082),
           issuer: values.issuer,
           audience: values.audience,
+          ...(values['redirect-uri']
+            ? { client: { id: DEMO_CLIENT.id, redirectUris: values['redirect-uri'] } }
+            : {}),
         });
         process.stdout.write(`DEMO ONLY identity provider ${idp.issuer} on port ${idp.port}\n`);
         return -1;

@@ -15,6 +15,7 @@ import { SessionStore } from '../audit/search.js';
 import type { Config } from '../config/config.js';
 import { Tokenizer } from '../enforce/tokenize.js';
 import { startAdmin } from '../admin/server.js';
+import { AdminUi } from '../admin/ui/pages.js';
 import { startGrpc } from '../extproc/server.js';
 import { createLogger } from '../log.js';
 import type { Logger } from '../log.js';
@@ -74,6 +75,7 @@ export async function serve(config: Config): Promise<void> {
       log,
     },
     ...(esSink ? { audit: () => esSink.status() } : {}),
+    ui: new AdminUi({ admin: config.admin, log }),
     sessions: {
       store: esSink && es ? new SessionStore(esSink.es, es.index_prefix) : undefined,
       fingerprinter,

@@ -1,8 +1,8 @@
 // `npm start` / `callguard stack`: the local stack on loopback. Installs the pinned Envoy
 // and Elasticsearch on first run, starts Elasticsearch (127.0.0.1:9200), the demo function
-// endpoint, callguard (audit into that Elasticsearch) and Envoy, waits for each to be
-// ready, shows two calls going through and their session record, and stops everything on
-// Ctrl-C.
+// endpoint, the demo identity provider (127.0.0.1:8082, for the admin page's sign-in),
+// callguard (audit into that Elasticsearch) and Envoy, waits for each to be ready, shows
+// two calls going through and their session record, and stops everything on Ctrl-C.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startElasticsearch } from './elasticsearch.js';
 import { startDemoUpstream } from './demo-upstream.js';
+import { DEMO_USERS, startDemoIdp } from './demo-idp.js';
 import { ensureEnvoy, PROJECT_ROOT } from './envoy.js';
 
 const say = (line: string) => process.stdout.write(`[stack] ${line}\n`);
@@ -133,6 +134,11 @@ export async function runStack(): Promise<void> {
       );
   });
   say(`demo function endpoint on 127.0.0.1:${upstream.port} (it prints what it receives)`);
+  // The admin page signs in here (callguard.yaml: admin.ui.oidc).
+  const idp = await startDemoIdp({ host: '127.0.0.1', port: 8082 });
+  say(
+    `demo identity provider ${idp.issuer} (DEMO ONLY; users: ${DEMO_USERS.map((u) => `${u.sub} [${u.groups.join(',')}]`).join(', ')})`,
+  );
   const children: ChildProcess[] = [];
   let stopping = false;
   const stop = async () => {
@@ -145,6 +151,7 @@ export async function runStack(): Promise<void> {
     );
     await es.stop();
     await upstream.close();
+    await idp.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
@@ -225,6 +232,9 @@ export async function runStack(): Promise<void> {
       : `session ${session} not yet in Elasticsearch`,
   );
   quiet = false;
+  say(
+    'admin page: http://127.0.0.1:9090/ (sign in as audrey for sessions, mark or mary for approvals)',
+  );
   say('try the curls in README.md; Ctrl-C stops everything');
 }
 

@@ -113,6 +113,29 @@ export interface AdminConfig {
   auditor_groups: string[];
   /** Identity sources the admin API accepts (dev-header is for the local stack only). */
   auth_sources: ('oidc' | 'saml' | 'dev-header')[];
+  /** The web page's sign-in (docs/ui.md); without it the page offers no sign-in. */
+  ui?: AdminUiConfig;
+}
+
+/** Sign-in to the admin web page: OIDC authorization code with PKCE (docs/ui.md). */
+export interface AdminUiConfig {
+  oidc: {
+    issuer: string;
+    client_id: string;
+    /** Confidential clients: exactly one of these (inline only for development and tests). */
+    client_secret?: string;
+    client_secret_env?: string;
+    /** Default: http://<admin_addr>/ui/callback. Its origin is the page's origin. */
+    redirect_uri: string;
+    scopes: string[];
+    groups_claim: string;
+    email_claim: string;
+    name_claim: string;
+    algorithms: string[];
+    clock_skew_s: number;
+  };
+  /** Lifetime of a page session (server side; the cookie carries only a random id). */
+  session_ttl_s: number;
 }
 
 /** Where callguard learns who the caller is (see README "Identity"). */
@@ -348,6 +371,41 @@ const CONFIG_SCHEMA = {
           items: { enum: ['oidc', 'saml', 'dev-header'] },
           minItems: 1,
         },
+        ui: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['oidc'],
+          properties: {
+            oidc: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['issuer', 'client_id'],
+              properties: {
+                issuer: { type: 'string', pattern: '^https?://' },
+                client_id: { type: 'string', minLength: 1 },
+                client_secret: { type: 'string', minLength: 1 },
+                client_secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+                redirect_uri: { type: 'string', pattern: '^https?://[^/]+/ui/callback$' },
+                scopes: {
+                  type: 'array',
+                  items: { type: 'string', pattern: '^[A-Za-z0-9_.:/-]+$' },
+                  default: ['openid', 'email', 'profile', 'groups'],
+                },
+                algorithms: {
+                  type: 'array',
+                  items: { enum: [...ASYMMETRIC_ALGORITHMS] },
+                  minItems: 1,
+                  default: ['RS256', 'ES256'],
+                },
+                clock_skew_s: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
+                groups_claim: { ...claimPath, default: 'groups' },
+                email_claim: { ...claimPath, default: 'email' },
+                name_claim: { ...claimPath, default: 'name' },
+              },
+            },
+            session_ttl_s: { type: 'integer', minimum: 60, maximum: 86_400, default: 3600 },
+          },
+        },
       },
     },
     approvals: {
@@ -486,7 +544,27 @@ export function loadConfig(
         k.secret_file ? { ...k, secret_file: resolve(base, k.secret_file) } : k,
       ),
     },
-    admin: { ...DEFAULT_CONFIG.admin, ...merged.admin },
+    admin: resolveAdmin({ ...DEFAULT_CONFIG.admin, ...merged.admin }, merged.admin_addr, file),
+  };
+}
+
+function resolveAdmin(a: AdminConfig, adminAddr: string, file: string): AdminConfig {
+  const o = a.ui?.oidc;
+  if (!a.ui || !o) return a;
+  if (o.client_secret !== undefined && o.client_secret_env !== undefined) {
+    throw new ConfigError(
+      `${file}: /admin/ui/oidc: set at most one of client_secret and client_secret_env`,
+    );
+  }
+  if (!o.scopes.includes('openid')) {
+    throw new ConfigError(`${file}: /admin/ui/oidc/scopes must include openid`);
+  }
+  return {
+    ...a,
+    ui: {
+      ...a.ui,
+      oidc: { ...o, redirect_uri: o.redirect_uri || `http://${adminAddr}/ui/callback` },
+    },
   };
 }
 

@@ -203,11 +203,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 async function startStackOnce(opts: StackOptions): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'callguard-it-'));
   const upstream = await startDemoUpstream(0);
+  // A test may choose the admin address itself (e.g. to register an OIDC redirect URI).
+  const fixedAdmin = opts.config?.admin_addr;
   const [listener, admin, grpcPort, cgAdmin] = [
     await freePort(),
     await freePort(),
     await freePort(),
-    await freePort(),
+    typeof fixedAdmin === 'string' ? Number(fixedAdmin.split(':').pop()) : await freePort(),
   ];
   const keyFile = join(dir, 'token.key');
   writeFileSync(keyFile, TEST_TOKEN_KEY.toString('base64'));

@@ -54,7 +54,16 @@ export async function waitForDocs(
 ): Promise<{ id: string; source: Record<string, unknown> }[]> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const docs = await allDocs(es, prefix);
+    let docs: { id: string; source: Record<string, unknown> }[];
+    try {
+      docs = await allDocs(es, prefix);
+    } catch (e) {
+      // A just-created index answers searches with no_shard_available until its primary
+      // shard has started (more likely while the machine is busy): poll again.
+      if (!/no_shard_available/.test(String(e)) || Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
     if (predicate(docs)) return docs;
     if (Date.now() > until) {
       throw new Error(

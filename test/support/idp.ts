@@ -23,6 +23,11 @@ export interface TestIdpOptions {
   keys?: JWK[];
   /** Lifetime of issued access tokens (default 600). */
   accessTokenTtlSeconds?: number;
+  /**
+   * People who sign in interactively (authorization code flow, oidc-provider's own login
+   * form: any password): login name → the claims their ID token carries.
+   */
+  users?: Record<string, { groups: string[]; email?: string; name?: string }>;
 }
 
 export interface TestIdp {
@@ -39,6 +44,15 @@ export interface TestIdp {
     email?: string;
     scope?: string;
   }): Promise<string>;
+  /**
+   * Registers a confidential web client for the authorization code flow (PKCE required,
+   * client_secret_basic at the token endpoint); consent is pre-granted (a first-party app).
+   */
+  registerWebClient(opts: {
+    clientId: string;
+    clientSecret: string;
+    redirectUris: string[];
+  }): Promise<void>;
   /** A new current signing key (the old ones kept in JWKS, or dropped if dropOld), like an IdP rotating keys; same port, no downtime. */
   rotate(opts?: { dropOld?: boolean; alg?: 'RS256' | 'ES256' }): Promise<void>;
   /** Closes the listener and every connection: the port then refuses connections. */
@@ -54,8 +68,24 @@ interface ProviderClient {
   [metadata: string]: unknown;
 }
 
+interface ProviderGrant {
+  addOIDCScope(scope: string): void;
+  save(): Promise<string>;
+}
+
 interface ProviderCtx {
-  oidc: { client?: ProviderClient; params: { scope?: string } };
+  oidc: {
+    client?: ProviderClient;
+    params: { scope?: string };
+    result?: { consent?: { grantId?: string } };
+    session?: { accountId?: string; grantIdFor(clientId: string): string | undefined };
+    provider: {
+      Grant: {
+        new (init: { clientId: string; accountId: string }): ProviderGrant;
+        find(id: string): Promise<ProviderGrant | undefined>;
+      };
+    };
+  };
 }
 
 interface OidcProvider {
@@ -230,6 +260,8 @@ class TestIdpHarness implements TestIdp {
     const groupsClaim = opts.groupsClaim ?? 'groups';
     const ttl = opts.accessTokenTtlSeconds ?? 600;
     const store = new Map<string, Entry>();
+    const users = opts.users ?? {};
+    const groupsTop = groupsClaim.split('.')[0]!;
 
     const server = createServer({ keepAliveTimeout: 1000 });
     await listen(server, opts.port ?? 0);
@@ -249,8 +281,43 @@ class TestIdpHarness implements TestIdp {
           token_endpoint_auth_method: 'client_secret_basic',
         },
         extraClientMetadata: { properties: [GROUPS_PROP, EMAIL_PROP] },
+        // Interactive sign-in (authorization code + PKCE) for `users`, through the provider's
+        // own development login form; ID tokens carry the scope claims.
+        findAccount: (_ctx: unknown, id: string) => {
+          const u = users[id];
+          if (!u) return undefined;
+          return {
+            accountId: id,
+            claims: () => ({
+              sub: id,
+              ...(u.email ? { email: u.email } : {}),
+              ...(u.name ? { name: u.name } : {}),
+              ...nestedClaim(groupsClaim, u.groups),
+            }),
+          };
+        },
+        claims: {
+          openid: ['sub'],
+          email: ['email'],
+          profile: ['name'],
+          groups: [groupsTop],
+        },
+        conformIdTokenClaims: false,
+        pkce: { required: () => true },
+        loadExistingGrant: async (ctx: ProviderCtx) => {
+          const o = ctx.oidc;
+          const client = o.client;
+          const accountId = o.session?.accountId;
+          if (!client || !accountId) return undefined;
+          const known = o.result?.consent?.grantId ?? o.session?.grantIdFor(client.clientId);
+          if (known) return o.provider.Grant.find(known);
+          const grant = new o.provider.Grant({ clientId: client.clientId, accountId });
+          grant.addOIDCScope('openid email profile groups');
+          await grant.save();
+          return grant;
+        },
         features: {
-          devInteractions: { enabled: false },
+          devInteractions: { enabled: Object.keys(users).length > 0 },
           clientCredentials: { enabled: true },
           resourceIndicators: {
             enabled: true,
@@ -275,7 +342,15 @@ class TestIdpHarness implements TestIdp {
           if (typeof email === 'string') claims.email = email;
           return claims;
         },
-        ttl: { AccessToken: ttl, ClientCredentials: ttl },
+        ttl: {
+          AccessToken: ttl,
+          ClientCredentials: ttl,
+          AuthorizationCode: 60,
+          IdToken: ttl,
+          Interaction: 600,
+          Grant: 600,
+          Session: 600,
+        },
         clientBasedCORS: () => true,
       });
     };
@@ -382,6 +457,21 @@ class TestIdpHarness implements TestIdp {
       throw new Error(`test IdP returned no JWT access token: ${text}`);
     }
     return json.access_token;
+  }
+
+  async registerWebClient(opts: {
+    clientId: string;
+    clientSecret: string;
+    redirectUris: string[];
+  }): Promise<void> {
+    await new MapAdapter(this.store, 'Client').upsert(opts.clientId, {
+      client_id: opts.clientId,
+      client_secret: opts.clientSecret,
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [...opts.redirectUris],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
   }
 
   async rotate(opts: { dropOld?: boolean; alg?: SigningAlg } = {}): Promise<void> {

@@ -16,6 +16,7 @@ const USAGE = `usage:
                    [--groups a,b] [--function name]
   callguard kibana import --kibana-url URL [--file callguard.ndjson] [--space id]
                             load the audit's Kibana saved objects (KIBANA_API_KEY for auth)
+  callguard config reference  print the configuration reference (docs/configuration.md)
   callguard stack            start the local stack (Envoy + callguard + Elasticsearch + demo endpoint
                              + demo identity provider for the admin page)
   callguard demo endpoint [--host 127.0.0.1] [--port 8081]
@@ -134,6 +135,12 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`callguard: kibana import failed: ${(e as Error).message}\n`);
         return 1;
       }
+    }
+    case 'config': {
+      if (rest[0] !== 'reference') break;
+      const { configReference } = await import('../config/reference.js');
+      process.stdout.write(configReference());
+      return 0;
     }
     case 'stack': {
       const { runStack } = await import('./stack.js');

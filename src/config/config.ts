@@ -232,7 +232,7 @@ const OIDC_ISSUER_SCHEMA = {
 } as const;
 
 const addr = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$' };
-const CONFIG_SCHEMA = {
+export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {

@@ -4,17 +4,7 @@
 // Run: npx vitest bench --run bench/detect.bench.ts
 import { bench, describe } from 'vitest';
 import { compileDetectors } from '../src/detect/index.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../test/support/fuzz.js';
 
 const WORDS = (
   'the a of to and in is it that for on with as was at by this from be or an are not have ' +

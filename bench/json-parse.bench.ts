@@ -4,17 +4,7 @@
 import { bench, describe } from 'vitest';
 import { applyEdits, encodeJsonString, parseJson, walkJson } from '../src/payload/json.js';
 import type { Edit } from '../src/payload/json.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../test/support/fuzz.js';
 
 const WORDS = [
   'alpha',

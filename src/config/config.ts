@@ -210,6 +210,19 @@ export const DEFAULT_CONFIG: Config = {
 };
 
 const claimPath = { type: 'string', minLength: 1 };
+/** How a token from an OIDC issuer is checked and read: data path and admin page alike. */
+const TOKEN_CHECKS = {
+  algorithms: {
+    type: 'array',
+    items: { enum: [...ASYMMETRIC_ALGORITHMS] },
+    minItems: 1,
+    default: ['RS256', 'ES256'],
+  },
+  clock_skew_s: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
+  groups_claim: { ...claimPath, default: 'groups' },
+  email_claim: { ...claimPath, default: 'email' },
+  name_claim: { ...claimPath, default: 'name' },
+} as const;
 const OIDC_ISSUER_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -218,16 +231,7 @@ const OIDC_ISSUER_SCHEMA = {
     issuer: { type: 'string', pattern: '^https?://' },
     audiences: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
     jwks_uri: { type: 'string', pattern: '^https?://' },
-    algorithms: {
-      type: 'array',
-      items: { enum: [...ASYMMETRIC_ALGORITHMS] },
-      minItems: 1,
-      default: ['RS256', 'ES256'],
-    },
-    clock_skew_s: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
-    groups_claim: { ...claimPath, default: 'groups' },
-    email_claim: { ...claimPath, default: 'email' },
-    name_claim: { ...claimPath, default: 'name' },
+    ...TOKEN_CHECKS,
   },
 } as const;
 
@@ -391,16 +395,7 @@ export const CONFIG_SCHEMA = {
                   items: { type: 'string', pattern: '^[A-Za-z0-9_.:/-]+$' },
                   default: ['openid', 'email', 'profile', 'groups'],
                 },
-                algorithms: {
-                  type: 'array',
-                  items: { enum: [...ASYMMETRIC_ALGORITHMS] },
-                  minItems: 1,
-                  default: ['RS256', 'ES256'],
-                },
-                clock_skew_s: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
-                groups_claim: { ...claimPath, default: 'groups' },
-                email_claim: { ...claimPath, default: 'email' },
-                name_claim: { ...claimPath, default: 'name' },
+                ...TOKEN_CHECKS,
               },
             },
             session_ttl_s: { type: 'integer', minimum: 60, maximum: 86_400, default: 3600 },

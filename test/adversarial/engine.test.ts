@@ -15,6 +15,7 @@ import { parseJson } from '../../src/payload/json.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import type { Principal } from '../../src/policy/types.js';
 import { StreamInspector } from '../../src/streaming.js';
+import { prng } from '../support/fuzz.js';
 
 const LONG = process.env.CALLGUARD_LONG === '1';
 const policy = loadPolicy([join(import.meta.dirname, '../../policies')]);
@@ -86,18 +87,6 @@ function expectNoCard(body: string): void {
   const t = allText(body);
   expect(t).not.toContain(CARD);
   expect(t).not.toContain(CARD_DIGITS);
-}
-
-/** Deterministic PRNG (mulberry32) for the seeded samples. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CHARGE = Buffer.from(

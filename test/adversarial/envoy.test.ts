@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, logLines, postJson, sessionRecord, startStack } from '../integration/stack.js';
 import type { LoggedSession, Stack } from '../integration/stack.js';
+import { prng } from '../support/fuzz.js';
 
 const LONG = process.env.CALLGUARD_LONG === '1';
 const CARD = '4000 0566 5566 5556';
@@ -59,17 +60,6 @@ function sessionIds(): string[] {
   return logLines(stack.callguardOutput())
     .filter((l) => l.msg === 'session')
     .map((l) => (l.session as LoggedSession).session_id);
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const VALID = Buffer.from(

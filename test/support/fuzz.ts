@@ -15,3 +15,15 @@ export function runs(n: number): number {
 export function configureFuzz(): void {
   fc.configureGlobal({ seed: FUZZ_SEED, numRuns: runs(100) });
 }
+
+/** Deterministic PRNG (mulberry32): seeded samples for campaigns and benchmark corpora. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

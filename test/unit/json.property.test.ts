@@ -10,6 +10,7 @@ import {
   walkJson,
 } from '../../src/payload/json.js';
 import type { Edit, JsonNode, JsonString } from '../../src/payload/json.js';
+import { prng } from '../support/fuzz.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -35,18 +36,6 @@ function wellFormed(s: string): string {
     }
   }
   return out;
-}
-
-/** Small deterministic PRNG so one generated seed drives all the serializer's choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SHORT_ESCAPES: Record<string, string> = {

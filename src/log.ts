@@ -29,7 +29,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    // Synchronous stdout, not pino's buffered default: a write to a pipe whose reader is gone
+    // then fails at once (EPIPE, and pino stops writing), whereas flushing a buffer into a
+    // broken pipe retries forever (sonic-boom 4), and a SIGTERM never ends the process.
+    destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }
 

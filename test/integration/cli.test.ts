@@ -1,6 +1,6 @@
 // The `callguard` command as an operator runs it (the built dist/cli/main.js).
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,34 @@ describe('callguard command', () => {
     expect(bad.status).toBe(1);
     expect(bad.stdout).toMatch(/refused: 403/);
     expect(bad.stdout).toContain('"code": "prohibited_field"');
+  });
+
+  it('serve still ends on SIGTERM when nobody reads its stdout any more (broken pipe)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    writeFileSync(
+      join(dir, 'callguard.yaml'),
+      `policies: [${join(PROJECT_ROOT, 'policies/payments.yaml')}]\ngrpc_addr: 127.0.0.1:0\nadmin_addr: 127.0.0.1:0\nshutdown_grace_ms: 500\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'serve', '--config', join(dir, 'callguard.yaml')],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    // Listening (its first line), then the reader goes away: stdout is a broken pipe.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    child.kill('SIGTERM');
+    const exit = await new Promise<string>((resolve) => {
+      const t = setTimeout(() => resolve('still running'), 8000);
+      child.once('exit', (code, signal) => {
+        clearTimeout(t);
+        resolve(`exited ${code ?? signal}`);
+      });
+    });
+    if (exit === 'still running') child.kill('SIGKILL');
+    expect(exit).toBe('exited 0');
   });
 
   it('policy lint prints warnings as file:line:col, exit 0; with --strict, exit 1', () => {

@@ -6,6 +6,10 @@ import { dirname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { ASYMMETRIC_ALGORITHMS } from '../identity/oidc.js';
+import { ConfigError, readSecret } from './secret.js';
+
+export { ConfigError, readSecret } from './secret.js';
+export type { SecretSource } from './secret.js';
 import type { OidcIssuerConfig } from '../identity/oidc.js';
 
 export interface Config {
@@ -232,6 +236,18 @@ const OIDC_ISSUER_SCHEMA = {
     audiences: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
     jwks_uri: { type: 'string', pattern: '^https?://' },
     ...TOKEN_CHECKS,
+    introspection: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['client_id'],
+      properties: {
+        client_id: { type: 'string', minLength: 1 },
+        client_secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+        client_secret_file: { type: 'string', minLength: 1 },
+        endpoint: { type: 'string', pattern: '^https?://' },
+        cache_ms: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 60_000 },
+      },
+    },
   },
 } as const;
 
@@ -453,13 +469,6 @@ const validate = new Ajv2020({ allErrors: false, strict: true, useDefaults: true
   CONFIG_SCHEMA,
 );
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 export interface Overrides {
   grpc_addr?: string | undefined;
   admin_addr?: string | undefined;
@@ -604,9 +613,20 @@ function resolveAudit(a: Partial<AuditConfig>, base: string, file: string): Audi
 }
 
 function resolveIdentityPaths(id: IdentityConfig, base: string): IdentityConfig {
+  const oidc = id.oidc.map((o) =>
+    o.introspection?.client_secret_file
+      ? {
+          ...o,
+          introspection: {
+            ...o.introspection,
+            client_secret_file: resolve(base, o.introspection.client_secret_file),
+          },
+        }
+      : o,
+  );
   return id.saml
-    ? { ...id, saml: { ...id.saml, idp_metadata: resolve(base, id.saml.idp_metadata) } }
-    : id;
+    ? { ...id, oidc, saml: { ...id.saml, idp_metadata: resolve(base, id.saml.idp_metadata) } }
+    : { ...id, oidc };
 }
 
 function resolveApprovals(
@@ -620,45 +640,6 @@ function resolveApprovals(
   if (out.webhook?.secret_file)
     out.webhook = { ...out.webhook, secret_file: resolve(base, out.webhook.secret_file) };
   return out;
-}
-
-/** Where a configured secret comes from: inline (tests only), a variable, or a file. */
-export interface SecretSource {
-  secret?: string | undefined;
-  secret_env?: string | undefined;
-  secret_file?: string | undefined;
-}
-
-/**
- * The text of a configured secret (a file's content trimmed), or undefined when no source is
- * set. ConfigError names the key and the source, never the secret: more than one source, an
- * unset variable, an unreadable file.
- */
-export function readSecret(
-  src: SecretSource,
-  what: string,
-  env: NodeJS.ProcessEnv = process.env,
-): string | undefined {
-  const sources = [src.secret, src.secret_env, src.secret_file].filter((x) => x !== undefined);
-  if (sources.length > 1)
-    throw new ConfigError(`${what}: set only one of secret, secret_env and secret_file`);
-  if (src.secret !== undefined) return src.secret;
-  if (src.secret_env !== undefined) {
-    const v = env[src.secret_env];
-    if (v === undefined || v === '')
-      throw new ConfigError(`${what}: $${src.secret_env} is not set`);
-    return v.trim();
-  }
-  if (src.secret_file !== undefined) {
-    try {
-      return readFileSync(src.secret_file, 'utf8').trim();
-    } catch (e) {
-      throw new ConfigError(
-        `${what}: cannot read secret_file (${(e as NodeJS.ErrnoException).code})`,
-      );
-    }
-  }
-  return undefined;
 }
 
 /** The webhook's signing secret (the text's UTF-8 bytes), if one is configured. */

@@ -272,3 +272,62 @@ describe('the issuer goes away', () => {
     }
   });
 });
+
+describe('opaque tokens through Envoy (introspection)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    await idp.registerIntrospectionClient('callguard-gw', 'gw-secret-abcdef0123456789');
+    stack = await startStack({
+      policies: [POLICY],
+      env: { CG_INTROSPECTION_SECRET: 'gw-secret-abcdef0123456789' },
+      config: {
+        dev: { groups_header: '' },
+        identity: {
+          oidc: [
+            {
+              issuer: idp.issuer,
+              audiences: [AUD],
+              introspection: {
+                client_id: 'callguard-gw',
+                client_secret_env: 'CG_INTROSPECTION_SECRET',
+              },
+            },
+          ],
+        },
+      },
+    });
+    stack.upstream.respond('/functions/pay', {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: '{"ok":true}',
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('an opaque token is verified by the issuer and its groups decide; a bad one is 401', async () => {
+    const token = await idp.clientCredentialsToken({
+      clientId: 'opaque-admin',
+      audience: `opaque:${AUD}`,
+      groups: ['payments-admins'],
+    });
+    const r = await postJson(
+      `${stack.url}/functions/pay`,
+      `{"amount":5,"card":"${CARD}"}`,
+      bearer(token),
+    );
+    expect(r.status).toBe(200);
+    const got = stack.upstream.received.at(-1)!;
+    expect(got.body.toString()).toBe('{"amount":5,"card":"**** **** **** 1111"}');
+    expect(got.headers['x-callguard-subject']).toBe('opaque-admin');
+    const bad = await postJson(
+      `${stack.url}/functions/pay`,
+      '{"amount":5}',
+      bearer('made-up-opaque-token'),
+    );
+    expect(bad.status).toBe(401);
+    expect(bad.headers['www-authenticate']).toBe('Bearer realm="callguard"');
+    expect(stack.callguardOutput()).not.toContain(token);
+  });
+});

@@ -195,3 +195,93 @@ describe('key rotation and an unreachable issuer', () => {
     }
   });
 });
+
+describe('opaque tokens, by introspection at the real issuer (RFC 7662)', () => {
+  const SECRET_ENV = 'CG_TEST_INTROSPECTION_SECRET';
+  const introspecting = () =>
+    new OidcVerifier(
+      [
+        issuerConfig({
+          introspection: {
+            client_id: 'callguard-gw',
+            client_secret_env: SECRET_ENV,
+            cache_ms: 60_000,
+          },
+        }),
+      ],
+      { timeoutMs: 1000, minRefreshMs: 0, maxAgeMs: 600_000 },
+    );
+
+  beforeAll(async () => {
+    process.env[SECRET_ENV] = 'gw-secret-0123456789abcdef';
+    await idp.registerIntrospectionClient('callguard-gw', 'gw-secret-0123456789abcdef');
+  });
+
+  it('an active opaque token for our audience gives its client and groups', async () => {
+    const token = await idp.clientCredentialsToken({
+      clientId: 'opaque-agent',
+      audience: 'opaque:callguard',
+      groups: ['agents'],
+      email: 'agent@example.com',
+    });
+    expect(token.split('.')).toHaveLength(1);
+    const p = await introspecting().verify(token);
+    expect(p).toMatchObject({
+      subject: 'opaque-agent',
+      groups: ['agents'],
+      email: 'agent@example.com',
+      issuer: idp.issuer,
+      authMethod: 'oidc',
+    });
+  });
+
+  it('refuses another audience, an unknown token, and opaque tokens where introspection is off', async () => {
+    const other = await idp.clientCredentialsToken({
+      clientId: 'opaque-other',
+      audience: 'opaque:other-api',
+    });
+    expect((await refusal(introspecting().verify(other))).rule).toBe('identity.oidc.aud');
+    const made = await refusal(introspecting().verify('not-a-token-the-issuer-made'));
+    expect([made.status, made.rule]).toEqual([401, 'identity.oidc.introspection']);
+    const own = await idp.clientCredentialsToken({
+      clientId: 'opaque-agent',
+      audience: 'opaque:callguard',
+    });
+    expect((await refusal(verifier().verify(own))).rule).toBe('identity.oidc.format');
+  });
+
+  it('a wrong client secret is a misconfiguration: 503, never a pass', async () => {
+    const token = await idp.clientCredentialsToken({
+      clientId: 'opaque-agent',
+      audience: 'opaque:callguard',
+    });
+    process.env[SECRET_ENV] = 'wrong-secret-000000000000';
+    try {
+      const e = await refusal(introspecting().verify(token));
+      expect([e.status, e.code]).toEqual([503, 'identity_unavailable']);
+    } finally {
+      process.env[SECRET_ENV] = 'gw-secret-0123456789abcdef';
+    }
+  });
+
+  it('issuer gone: a cached answer still verifies; an uncached token gets 503', async () => {
+    const v = introspecting();
+    const seen = await idp.clientCredentialsToken({
+      clientId: 'opaque-agent',
+      audience: 'opaque:callguard',
+    });
+    const unseen = await idp.clientCredentialsToken({
+      clientId: 'opaque-agent2',
+      audience: 'opaque:callguard',
+    });
+    await v.verify(seen);
+    await idp.stop();
+    try {
+      expect((await v.verify(seen)).subject).toBe('opaque-agent');
+      const e = await refusal(v.verify(unseen));
+      expect([e.status, e.code]).toEqual([503, 'identity_unavailable']);
+    } finally {
+      await idp.start();
+    }
+  });
+});

@@ -48,6 +48,8 @@ export interface TestIdp {
    * Registers a confidential web client for the authorization code flow (PKCE required,
    * client_secret_basic at the token endpoint); consent is pre-granted (a first-party app).
    */
+  /** A confidential client that may call the RFC 7662 introspection endpoint (a gateway). */
+  registerIntrospectionClient(clientId: string, clientSecret: string): Promise<void>;
   registerWebClient(opts: {
     clientId: string;
     clientSecret: string;
@@ -209,6 +211,9 @@ const EMAIL_PROP = 'callguard_test_email';
 // indicators; they travel as this URN and come back out as the token's "aud".
 const AUDIENCE_URN = 'urn:callguard-test-idp:audience:';
 
+/** `opaque:<audience>` asks for an opaque (non-JWT) access token for that audience. */
+const OPAQUE_PREFIX = 'opaque:';
+
 function resourceFor(audience: string): string {
   return URL.canParse(audience) && !audience.includes('#')
     ? audience
@@ -323,15 +328,21 @@ class TestIdpHarness implements TestIdp {
             enabled: true,
             defaultResource: () => undefined,
             useGrantedResource: () => false,
-            getResourceServerInfo: (ctx: ProviderCtx, resourceIndicator: string) => ({
-              // Any scope the client asks for is granted.
-              scope: ctx.oidc.params.scope ?? '',
-              audience: audienceFor(resourceIndicator),
-              accessTokenTTL: ttl,
-              accessTokenFormat: 'jwt',
-              jwt: { sign: { alg: signing.alg, kid: signing.kid } },
-            }),
+            getResourceServerInfo: (ctx: ProviderCtx, resourceIndicator: string) => {
+              const audience = audienceFor(resourceIndicator);
+              const opaque = audience.startsWith(OPAQUE_PREFIX);
+              return {
+                // Any scope the client asks for is granted.
+                scope: ctx.oidc.params.scope ?? '',
+                audience: opaque ? audience.slice(OPAQUE_PREFIX.length) : audience,
+                accessTokenTTL: ttl,
+                accessTokenFormat: opaque ? 'opaque' : 'jwt',
+                ...(opaque ? {} : { jwt: { sign: { alg: signing.alg, kid: signing.kid } } }),
+              };
+            },
           },
+          // RFC 7662, for gateways that verify opaque tokens (registerIntrospectionClient).
+          introspection: { enabled: true },
         },
         extraTokenClaims: (ctx: ProviderCtx) => {
           const client = ctx.oidc.client;
@@ -453,10 +464,26 @@ class TestIdpHarness implements TestIdp {
       throw new Error(`test IdP token request failed (${res.status}): ${text}${cause}`);
     }
     const json = JSON.parse(text) as { access_token?: unknown; token_type?: unknown };
-    if (typeof json.access_token !== 'string' || json.access_token.split('.').length !== 3) {
-      throw new Error(`test IdP returned no JWT access token: ${text}`);
+    const opaque = opts.audience.startsWith(OPAQUE_PREFIX);
+    if (
+      typeof json.access_token !== 'string' ||
+      (json.access_token.split('.').length === 3) === opaque
+    ) {
+      throw new Error(`test IdP returned no ${opaque ? 'opaque' : 'JWT'} access token: ${text}`);
     }
     return json.access_token;
+  }
+
+  /** A confidential client that may call the introspection endpoint (a gateway). */
+  async registerIntrospectionClient(clientId: string, clientSecret: string): Promise<void> {
+    await new MapAdapter(this.store, 'Client').upsert(clientId, {
+      client_id: clientId,
+      client_secret: clientSecret,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
   }
 
   async registerWebClient(opts: {

@@ -61,6 +61,8 @@ export const DEMO_RESPONSES: Record<string, CannedResponse> = {
     ssn: '078-05-1120',
     cards: [{ number: '5555 5555 5555 4444', expiry: '12/29' }],
   }),
+  '/functions/pay_invoice': json(200, { invoice_id: 'inv_7', status: 'paid' }),
+  '/functions/transfer_funds': json(200, { transfer_id: 'tr_1001', status: 'sent' }),
   '/public/status': json(200, { status: 'ok' }),
   '/healthz': json(200, { status: 'ok' }),
 };

@@ -7,7 +7,12 @@ import { Client } from '@elastic/elasticsearch';
 import { ApprovalService } from '../approval/service.js';
 import { WebhookNotifier } from '../approval/notify.js';
 import { TicketStore } from '../approval/store.js';
-import { ConfigError, readTokenKeys, readWebhookSecret } from '../config/config.js';
+import {
+  approvalsElasticsearchUrl,
+  ConfigError,
+  readTokenKeys,
+  readWebhookSecret,
+} from '../config/config.js';
 import type { SessionSink } from '../audit/record.js';
 import { ElasticsearchSink } from '../audit/es-sink.js';
 import { Fingerprinter } from '../audit/fingerprint.js';
@@ -134,11 +139,9 @@ export async function serve(config: Config): Promise<void> {
 /** The approval service over its Elasticsearch index, when one is configured. */
 async function startApprovals(config: Config, log: Logger): Promise<ApprovalService | undefined> {
   const a = config.approvals;
-  if (!a.elasticsearch_url) return undefined;
-  const store = new TicketStore(
-    new Client({ node: a.elasticsearch_url, requestTimeout: 10_000 }),
-    a.index,
-  );
+  const url = approvalsElasticsearchUrl(config);
+  if (!url) return undefined;
+  const store = new TicketStore(new Client({ node: url, requestTimeout: 10_000 }), a.index);
   await store.ensureIndex();
   const notifier = a.webhook
     ? new WebhookNotifier(

@@ -642,6 +642,13 @@ function resolveApprovals(
   return out;
 }
 
+/** Where approval tickets live: their own setting, else the audit's Elasticsearch. */
+export function approvalsElasticsearchUrl(
+  c: Pick<Config, 'approvals' | 'audit'>,
+): string | undefined {
+  return c.approvals.elasticsearch_url || c.audit.elasticsearch?.url || undefined;
+}
+
 /** The webhook's signing secret (the text's UTF-8 bytes), if one is configured. */
 export function readWebhookSecret(
   a: ApprovalsConfig,

@@ -15,7 +15,13 @@ import type { SessionRecord } from '../../src/audit/record.js';
 import { replayOf, shellQuote } from '../../src/audit/replay.js';
 import { checkFilters, FilterError, parseFilters, toQuery } from '../../src/audit/search.js';
 import { Spool } from '../../src/audit/spool.js';
-import { ConfigError, DEFAULT_CONFIG, envOverrides, loadConfig } from '../../src/config/config.js';
+import {
+  approvalsElasticsearchUrl,
+  ConfigError,
+  DEFAULT_CONFIG,
+  envOverrides,
+  loadConfig,
+} from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { Levels } from '../../src/policy/levels.js';
 import type { Decision, FindingDecision } from '../../src/policy/types.js';
@@ -377,6 +383,11 @@ describe('audit configuration', () => {
     expect(c.audit.dead_letter_file).toBe(join(file, '..', 'sp', 'dead-letter.ndjson'));
     expect(c.audit.fingerprint.current).toBe('k1');
     expect(c.admin).toEqual({ auditor_groups: [], auth_sources: ['oidc', 'saml'] });
+    // Approval tickets default to the same Elasticsearch; their own URL wins when set.
+    expect(approvalsElasticsearchUrl(c)).toBe('http://127.0.0.1:9200');
+    const own = { ...c, approvals: { ...c.approvals, elasticsearch_url: 'http://tickets:9200' } };
+    expect(approvalsElasticsearchUrl(own)).toBe('http://tickets:9200');
+    expect(approvalsElasticsearchUrl(loadConfig(file, []))).toBeUndefined();
   });
 
   it('refuses Elasticsearch without a fingerprint key, and ambiguous or unknown keys', () => {

@@ -98,13 +98,27 @@ export interface TicketPage {
 }
 
 export class TicketStore {
+  private ready: Promise<void> | undefined;
+
   constructor(
     private readonly client: Client,
     readonly index: string,
   ) {}
 
+  /**
+   * The index exists with its mapping: made on first use, and tried again after a failure,
+   * so callguard starts (and serves everything else) while Elasticsearch is down.
+   */
+  ensure(): Promise<void> {
+    this.ready ??= this.ensureIndex().catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+
   /** Creates the index with its mapping, unless it exists. */
-  async ensureIndex(): Promise<void> {
+  private async ensureIndex(): Promise<void> {
     try {
       await this.client.indices.create({
         index: this.index,
@@ -122,11 +136,13 @@ export class TicketStore {
   }
 
   async create(t: Ticket): Promise<void> {
+    await this.ensure();
     // wait_for: a reviewer listing right after the hold sees the ticket.
     await this.client.create({ index: this.index, id: t.id, document: t, refresh: 'wait_for' });
   }
 
   async get(id: string): Promise<Versioned | undefined> {
+    await this.ensure();
     try {
       const r = await this.client.get<Ticket>({ index: this.index, id });
       if (!r.found || !r._source) return undefined;
@@ -182,6 +198,7 @@ export class TicketStore {
   }
 
   async list(q: TicketQuery): Promise<TicketPage> {
+    await this.ensure();
     const filter: object[] = [];
     if (q.state) filter.push({ term: { state: q.state } });
     if (q.route) filter.push({ term: { route: q.route } });
@@ -219,6 +236,7 @@ export class TicketStore {
 
   /** Ids of pending or approved tickets past their expiry (for the sweeper). */
   async dueForExpiry(now: number, size = 100): Promise<string[]> {
+    await this.ensure();
     const r = await this.client.search<Ticket>({
       index: this.index,
       size,
@@ -237,6 +255,7 @@ export class TicketStore {
 
   /** Pending tickets (a gauge for /metrics). */
   async countPending(): Promise<number> {
+    await this.ensure();
     const r = await this.client.count({ index: this.index, query: { term: { state: 'pending' } } });
     return r.count;
   }

@@ -141,8 +141,13 @@ async function startApprovals(config: Config, log: Logger): Promise<ApprovalServ
   const a = config.approvals;
   const url = approvalsElasticsearchUrl(config);
   if (!url) return undefined;
-  const store = new TicketStore(new Client({ node: url, requestTimeout: 10_000 }), a.index);
-  await store.ensureIndex();
+  // Within the 5 s callguard asks Envoy for: a slow or absent store is a 503, not Envoy's 504.
+  const client = new Client({ node: url, requestTimeout: 3000, maxRetries: 0 });
+  const store = new TicketStore(client, a.index);
+  // Not awaited: callguard starts while Elasticsearch is down; a hold then gets 503.
+  store
+    .ensure()
+    .catch(() => log.warn('approval store not reachable yet; held calls get 503 until it is'));
   const notifier = a.webhook
     ? new WebhookNotifier(
         {

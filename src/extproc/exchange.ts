@@ -488,7 +488,7 @@ export class Exchange {
             extra: { approval_id: id },
           });
         }
-        throw e;
+        throw storeDown(e, heldPaths, heldRules, this.log);
       }
     }
     // Making the ticket (and any wait) can outlast Envoy's message_timeout: extend it first,
@@ -502,28 +502,42 @@ export class Exchange {
         nanos: (extend % 1000) * 1e6,
       },
     });
-    const ticket = await approvals.hold({
-      ...context,
-      hold,
-      method: this.method ?? '',
-      path: (this.path ?? '').split('?')[0] as string,
-      findings: result.decision.findings
-        .filter((f) => f.action === 'hold')
-        .map((f) => ({
-          path: f.path,
-          level: f.level,
-          ...(f.detector ? { detector: f.detector } : {}),
-          action: f.action,
-          rule: f.rule,
-          masked: result.previews.get(f) ?? '',
-        })),
-    });
+    const ticket = await approvals
+      .hold({
+        ...context,
+        hold,
+        method: this.method ?? '',
+        path: (this.path ?? '').split('?')[0] as string,
+        findings: result.decision.findings
+          .filter((f) => f.action === 'hold')
+          .map((f) => ({
+            path: f.path,
+            level: f.level,
+            ...(f.detector ? { detector: f.detector } : {}),
+            action: f.action,
+            rule: f.rule,
+            masked: result.previews.get(f) ?? '',
+          })),
+      })
+      .catch((e: unknown) => {
+        throw storeDown(e, heldPaths, heldRules, this.log);
+      });
     this.noteApproval(ticket);
     const left = wait - (Date.now() - started);
     if (left > 0) {
-      const t = await approvals.waitForDecision(ticket.id, left);
+      const down = (e: unknown) => {
+        if (e instanceof ApprovalError) {
+          throw new CallguardError(e.code as ErrorCode, e.message, {
+            paths: heldPaths,
+            rule: heldRules,
+            extra: { approval_id: ticket.id },
+          });
+        }
+        throw storeDown(e, heldPaths, heldRules, this.log);
+      };
+      const t = await approvals.waitForDecision(ticket.id, left).catch(down);
       if (t?.state === 'approved') {
-        this.noteApproval(await approvals.redeem(ticket.id, context));
+        this.noteApproval(await approvals.redeem(ticket.id, context).catch(down));
         return;
       }
       if (t) this.noteApproval(t);
@@ -636,4 +650,17 @@ export class Exchange {
 
 function isEventStream(h: Headers): boolean {
   return parseContentType(h.get('content-type'))?.type === 'text/event-stream';
+}
+
+/** The approval store failed (Elasticsearch down or slow): the held call is refused, 503. */
+function storeDown(e: unknown, paths: string[], rule: string, log: Logger): CallguardError {
+  log.warn({ err: safeError(e) }, 'approval store unavailable');
+  return new CallguardError(
+    'approval_unavailable',
+    'the approval store is unavailable; try again later',
+    {
+      paths,
+      rule,
+    },
+  );
 }

@@ -394,3 +394,23 @@ describe('durability and notifications', () => {
     }
   });
 });
+
+describe('approval store unreachable', () => {
+  it('callguard starts anyway; a held call is refused with 503 and nothing is forwarded', async () => {
+    const down = await startStack({
+      policies: [join(PROJECT_ROOT, 'test/fixtures/approvals/policy.yaml')],
+      config: { approvals: { elasticsearch_url: `http://127.0.0.1:${await freePort()}` } },
+    });
+    try {
+      const before = down.upstream.received.length;
+      const r = await postJson(`${down.url}/functions/transfer_funds`, body(), {
+        'x-callguard-dev-groups': 'agents',
+      });
+      expect(r.status).toBe(503);
+      expect(r.json<ErrorJson>().error.code).toBe('approval_unavailable');
+      expect(down.upstream.received.length).toBe(before);
+    } finally {
+      await down.stop();
+    }
+  });
+});

@@ -93,6 +93,24 @@ export async function serve(config: Config): Promise<void> {
   if (config.policy_reload.watch) store.watch(config.policy_reload.debounce_ms);
   const gauges = watchGauges(metrics, esSink, approvals);
   process.on('SIGHUP', () => void store.reload('SIGHUP'));
+  // Before the first line that says callguard listens: a SIGTERM from then on drains.
+  const stop = async (signal: string) => {
+    if (draining) return;
+    draining = true;
+    store.close();
+    log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
+    await grpc.shutdown(config.shutdown_grace_ms);
+    approvals?.stop();
+    clearInterval(gauges);
+    await admin.close();
+    // Records not shipped within the grace stay in the spool for the next start.
+    await esSink?.close(Math.min(config.shutdown_grace_ms, 5_000));
+    log.info('stopped');
+    log.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   log.info(
     {
       grpc_addr: config.grpc_addr,
@@ -116,24 +134,6 @@ export async function serve(config: Config): Promise<void> {
       'DEVELOPMENT ONLY: caller groups are taken from a request header',
     );
   }
-
-  const stop = async (signal: string) => {
-    if (draining) return;
-    draining = true;
-    store.close();
-    log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
-    await grpc.shutdown(config.shutdown_grace_ms);
-    approvals?.stop();
-    clearInterval(gauges);
-    await admin.close();
-    // Records not shipped within the grace stay in the spool for the next start.
-    await esSink?.close(Math.min(config.shutdown_grace_ms, 5_000));
-    log.info('stopped');
-    log.flush();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 /** The approval service over its Elasticsearch index, when one is configured. */
@@ -141,8 +141,9 @@ async function startApprovals(config: Config, log: Logger): Promise<ApprovalServ
   const a = config.approvals;
   const url = approvalsElasticsearchUrl(config);
   if (!url) return undefined;
-  // Within the 5 s callguard asks Envoy for: a slow or absent store is a 503, not Envoy's 504.
-  const client = new Client({ node: url, requestTimeout: 3000, maxRetries: 0 });
+  // Within the 8 s margin callguard asks Envoy for: a slow or absent store is a 503, not
+  // Envoy's 504 (a hold may need two requests: the index on first use, then the ticket).
+  const client = new Client({ node: url, requestTimeout: 3500, maxRetries: 0 });
   const store = new TicketStore(client, a.index);
   // Not awaited: callguard starts while Elasticsearch is down; a hold then gets 503.
   store

@@ -208,7 +208,7 @@ export const DEFAULT_CONFIG: Config = {
     elasticsearch_url: '',
     index: 'callguard-approvals',
     public_url: 'http://127.0.0.1:9090',
-    max_wait_ms: 25_000,
+    max_wait_ms: 20_000,
     sweep_ms: 30_000,
   },
 };

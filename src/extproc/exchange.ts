@@ -43,7 +43,7 @@ export const SESSION_HEADER = 'x-callguard-session';
 /** Methods whose calls carry a body when a request contract applies. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 /** Time allowed for the approval store beyond a hold's wait (Envoy's timer is extended by it). */
-const STORE_MARGIN_MS = 5000;
+const STORE_MARGIN_MS = 8000;
 /** A caller's retry of a held call names its approval here. */
 export const APPROVAL_HEADER = 'x-callguard-approval';
 

@@ -168,16 +168,25 @@ describe('the hourly histogram (Bearer API)', () => {
     const auditor = await bearer(['auditors']);
     const get = (q: string) => http(`${admin}/api/sessions/histogram?${q}`, { headers: auditor });
     const from = new Date(Date.now() - 3 * 3_600_000).toISOString();
-    const r = await get(`user=alice&from=${encodeURIComponent(from)}`);
-    expect(r.status, r.text).toBe(200);
-    const h = r.json<{
+    type Histogram = {
       interval: string;
       buckets: { start: string; total: number; decisions: Record<string, number> }[];
-    }>();
+    };
+    const histogram = async () => {
+      const r = await get(`user=alice&from=${encodeURIComponent(from)}`);
+      expect(r.status, r.text).toBe(200);
+      return r.json<Histogram>();
+    };
+    const sums = (h: Histogram) =>
+      ['modified', 'held', 'allowed'].map((d) =>
+        h.buckets.reduce((n, b) => n + (b.decisions[d] ?? 0), 0),
+      );
+    // Records reach Elasticsearch through the spool: wait until both of alice's are in.
+    // bob's call is not alice's: never counted.
+    await expect.poll(async () => sums(await histogram()), { timeout: 15_000 }).toEqual([1, 1, 0]);
+    const h = await histogram();
     expect(h.interval).toBe('1h');
     expect(h.buckets.length).toBeGreaterThanOrEqual(3); // empty hours included
-    const sum = (d: string) => h.buckets.reduce((n, b) => n + (b.decisions[d] ?? 0), 0);
-    expect([sum('modified'), sum('held'), sum('allowed')]).toEqual([1, 1, 0]); // bob's is not alice's
     expect((await get('decision=nonsense')).status).toBe(400);
     expect((await get('from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z')).status).toBe(400);
     expect((await http(`${admin}/api/sessions/histogram`)).status).toBe(401);

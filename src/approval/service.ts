@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
-import type { HoldSpec, Principal } from '../policy/types.js';
+import type { Principal } from '../policy/types.js';
 import type { WebhookNotifier, Links } from './notify.js';
 import { heldMessage } from './notify.js';
 import type { TicketPage, TicketQuery, TicketStore } from './store.js';
@@ -18,7 +18,7 @@ import {
   redeem,
   reject,
 } from './ticket.js';
-import type { RedeemContext, Ticket, TicketFinding } from './ticket.js';
+import type { NewTicket, RedeemContext, Ticket } from './ticket.js';
 
 export interface ApprovalOptions {
   store: TicketStore;
@@ -32,17 +32,8 @@ export interface ApprovalOptions {
   newId?: () => string;
 }
 
-export interface HoldRequest {
-  principal: Principal;
-  route: string;
-  fn: string | undefined;
-  payloadSha256: string;
-  sessionId: string;
-  hold: HoldSpec;
-  method: string;
-  path: string;
-  findings: TicketFinding[];
-}
+/** A held call, as the exchange knows it: a new ticket without its id and time. */
+export type HoldRequest = Omit<NewTicket, 'id' | 'now' | 'requester'> & { principal: Principal };
 
 export class ApprovalService {
   private readonly now: () => number;
@@ -67,19 +58,8 @@ export class ApprovalService {
   }
 
   async hold(r: HoldRequest): Promise<Ticket> {
-    const ticket = newTicket({
-      id: this.newId(),
-      now: this.now(),
-      requester: r.principal,
-      route: r.route,
-      fn: r.fn,
-      payloadSha256: r.payloadSha256,
-      sessionId: r.sessionId,
-      hold: r.hold,
-      method: r.method,
-      path: r.path,
-      findings: r.findings,
-    });
+    const { principal, ...call } = r;
+    const ticket = newTicket({ ...call, id: this.newId(), now: this.now(), requester: principal });
     await this.o.store.create(ticket);
     if (this.o.notifier) {
       const d = this.o.notifier.notify(heldMessage(ticket, this.links(ticket.id)), ticket.id);

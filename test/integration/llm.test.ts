@@ -44,15 +44,16 @@ const sse = (events: string[], delayMs = 30) => ({
   chunks: events.map((data) => ({ data, delayMs })),
 });
 
-describe('OpenAI Chat Completions (openai SDK)', () => {
-  const openai = () =>
-    new OpenAI({
-      baseURL: `${stack.url}/v1`,
-      apiKey: 'sk-test',
-      defaultHeaders: agents,
-      maxRetries: 0,
-    });
+/** The official OpenAI client, pointed at Envoy instead of the provider. */
+const openai = () =>
+  new OpenAI({
+    baseURL: `${stack.url}/v1`,
+    apiKey: 'sk-test',
+    defaultHeaders: agents,
+    maxRetries: 0,
+  });
 
+describe('OpenAI Chat Completions (openai SDK)', () => {
   it('the model gets tokens and masks; the client gets the answer; the function gets the real card', async () => {
     stack.upstream.respond('/v1/chat/completions', {
       status: 200,
@@ -161,13 +162,6 @@ describe('OpenAI Chat Completions (openai SDK)', () => {
 });
 
 describe('OpenAI Responses (openai SDK)', () => {
-  const openai = () =>
-    new OpenAI({
-      baseURL: `${stack.url}/v1`,
-      apiKey: 'sk-test',
-      defaultHeaders: agents,
-      maxRetries: 0,
-    });
   const response = (output: unknown[]) => ({
     id: 'resp_1',
     object: 'response',

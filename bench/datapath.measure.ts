@@ -15,7 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { logLines, postJson, startStack } from '../test/integration/stack.js';
+import { logLines, postJson, startStack, rssBytes } from '../test/integration/stack.js';
 import type { EnvoyConfig, LoggedSession, Stack } from '../test/integration/stack.js';
 import { payload } from './payloads.js';
 
@@ -156,11 +156,6 @@ function cpuMicros(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
 const results: Record<string, unknown> = {};
 
 it('added latency through Envoy: without vs with callguard, same run', async () => {
@@ -266,7 +261,7 @@ it("callguard's RSS with 1,000 64 KB requests in flight", async () => {
     });
   });
   const pid = guarded.callguardPid();
-  const idle = rss(pid);
+  const idle = rssBytes(pid);
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   const N = 1000;
   const statuses: Promise<number>[] = [];
@@ -293,15 +288,15 @@ it("callguard's RSS with 1,000 64 KB requests in flight", async () => {
   const until = Date.now() + 60_000;
   while (held.length < N && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   const inFlight = held.length;
-  let peak = rss(pid);
+  let peak = rssBytes(pid);
   for (let i = 0; i < 10; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    peak = Math.max(peak, rss(pid));
+    peak = Math.max(peak, rssBytes(pid));
   }
   for (const release of held.splice(0)) release();
   const codes = await Promise.all(statuses);
   agent.destroy();
-  const after = rss(pid);
+  const after = rssBytes(pid);
   const ok = codes.filter((c) => c === 200).length;
   const mb = (x: number) => Math.round((x / 1024 / 1024) * 10) / 10;
   const row = {

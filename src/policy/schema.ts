@@ -1,6 +1,8 @@
 // JSON Schema of a policy document (policies/*.yaml). A document that does not validate is
 // refused at load with the file, line and problem.
 
+import type { CustomDetectorConfig } from '../detect/index.js';
+
 const stringList = {
   oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
 };
@@ -205,15 +207,8 @@ export const POLICY_DOCUMENT_SCHEMA = {
 } as const;
 
 /** The document shape the schema admits. */
-export interface CustomDetectorDoc {
-  id: string;
-  level: string;
-  pattern?: string;
-  dictionary?: string[];
-  context?: string[];
-  context_required?: boolean;
-  min_score?: number;
-}
+/** A custom detector as policy YAML writes it: the detectors library's own config. */
+export type CustomDetectorDoc = CustomDetectorConfig;
 
 export interface PolicyDocument {
   levels?: string[];

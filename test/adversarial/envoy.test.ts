@@ -5,11 +5,17 @@
 // campaign callguard is healthy, a good call still works, and its RSS stayed bounded.
 // test/integration/bad-input.test.ts holds the one-of-each cases; this file is the campaign.
 
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, logLines, postJson, sessionRecord, startStack } from '../integration/stack.js';
+import {
+  http,
+  logLines,
+  postJson,
+  sessionRecord,
+  startStack,
+  rssBytes,
+} from '../integration/stack.js';
 import type { LoggedSession, Stack } from '../integration/stack.js';
 import { prng } from '../support/fuzz.js';
 
@@ -29,11 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? NaN) * 1024;
-}
 
 /** Nothing the upstream ever received holds the card in clear. */
 function expectNothingUnmaskedForwarded(): void {
@@ -331,7 +332,7 @@ describe('after the campaign', () => {
     expect(r.forwarded).toBe(1);
     expect(stack.upstream.received.at(-1)!.body.toString()).toContain('**** **** **** 5556');
     expectNothingUnmaskedForwarded();
-    expect(rss(stack.callguardPid())).toBeLessThan(RSS_BOUND);
+    expect(rssBytes(stack.callguardPid())).toBeLessThan(RSS_BOUND);
     expect(stack.callguardOutput()).not.toContain(CARD);
     expect(stack.callguardOutput()).not.toContain(CARD_DIGITS);
   });

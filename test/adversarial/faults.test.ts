@@ -7,11 +7,10 @@
 // 503") and test/integration/identity.test.ts ("with no keys cached, callguard answers 503
 // through Envoy, never a pass").
 
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, startStack } from '../integration/stack.js';
+import { http, startStack, rssBytes } from '../integration/stack.js';
 import type { Stack } from '../integration/stack.js';
 
 const LONG = process.env.CALLGUARD_LONG === '1';
@@ -28,11 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? NaN) * 1024;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -137,14 +131,14 @@ describe('a slow upstream', () => {
     const agent = new Agent({ maxSockets: Infinity });
     try {
       const pid = stack.callguardPid();
-      const idle = rss(pid);
+      const idle = rssBytes(pid);
       const n = LONG ? 1000 : 300;
       const before = stack.upstream.received.length;
       const pending = Array.from({ length: n }, () => call(agent));
       const until = Date.now() + 30_000;
       while (held.length < n && Date.now() < until) await sleep(20);
       expect(held.length).toBe(n);
-      const peak = rss(pid);
+      const peak = rssBytes(pid);
       for (const res of held.splice(0)) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"charge_id":"ch_1","status":"approved","card":{"number":"4111 1111 1111 1111"}}');
@@ -179,7 +173,7 @@ describe('a slow upstream', () => {
     });
     const n = LONG ? 500 : 150;
     const pid = stack.callguardPid();
-    const idle = rss(pid);
+    const idle = rssBytes(pid);
     const agent = new Agent({ maxSockets: Infinity });
     const firstBytes: Promise<{ status: number; body: () => Promise<string> }>[] = [];
     for (let i = 0; i < n; i++) {
@@ -216,7 +210,7 @@ describe('a slow upstream', () => {
       while (open.length < n && Date.now() < until) await sleep(20);
       expect(open.length).toBe(n);
       await sleep(300);
-      const peak = rss(pid);
+      const peak = rssBytes(pid);
       for (const res of open.splice(0)) {
         res.write(event(' thanks.'));
         res.end('data: [DONE]\n\n');

@@ -94,6 +94,12 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/** A process's resident memory in bytes (Linux /proc), for memory bounds and benchmarks. */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? NaN) * 1024;
+}
+
 /** A plain HTTP/1.1 request with exact bytes (no client-side JSON re-encoding). */
 export function http(
   url: string,

@@ -120,6 +120,16 @@ export class Exchange {
     return this.completed;
   }
 
+  /**
+   * How a side's body is to be delivered, once its headers are answered: judged whole
+   * (`gather`), event by event (`stream`, SSE answers), or passed on untouched (`skip`).
+   */
+  bodyPlan(direction: Direction): 'gather' | 'stream' | 'skip' {
+    const side = direction === 'request' ? this.req : this.res;
+    if (side.stream) return 'stream';
+    return side.inspect ? 'gather' : 'skip';
+  }
+
   /** The answer to one message from Envoy. Never rejects: a failure becomes a refusal. */
   async handle(
     msg: ProcessingRequest,
@@ -572,7 +582,7 @@ export class Exchange {
   }
 
   /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */
-  private refuse(e: unknown): ProcessingResponse {
+  refuse(e: unknown): ProcessingResponse {
     if (!(e instanceof CallguardError)) this.log.error({ err: safeError(e) }, 'exchange failed');
     const { status, body } = errorBody(e, this.id);
     this.outcome = e instanceof CallguardError ? 'denied' : 'error';

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { Exchange } from './exchange.js';
+import { DuplexFlow } from './duplex.js';
 import { loadServices } from './protos.js';
 import type {
   CheckRequest,
@@ -61,6 +62,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
       open++;
       deps.metrics.openStreams.inc();
       const exchange = new Exchange(deps);
+      const flow = new DuplexFlow(exchange, deps.config.limits.max_body_bytes);
       let closed = false;
       const record = (aborted: boolean) => {
         try {
@@ -83,13 +85,16 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
         // handle() never rejects: any failure is already an ImmediateResponse refusal.
         queue = queue.then(async () => {
           const started = performance.now();
-          const answer = await exchange.handle(msg, (r) => {
+          const answers = await flow.handle(msg, (r) => {
             if (!closed) call.write(r);
           });
-          deps.metrics.phase(phaseOf(msg), (performance.now() - started) / 1000);
+          // A body chunk only gathered (FULL_DUPLEX_STREAMED) is not a phase: the chunk
+          // that completes the body is timed with the judging of the whole.
+          const gathered = answers.length === 0 && (msg.request_body ?? msg.response_body);
+          if (!gathered) deps.metrics.phase(phaseOf(msg), (performance.now() - started) / 1000);
           // The last answer: the session record is spooled before it goes out.
           if (exchange.complete) record(false);
-          if (!closed) call.write(answer);
+          if (!closed) for (const a of answers) call.write(a);
         });
       });
       call.on('end', () => {

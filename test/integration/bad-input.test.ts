@@ -3,7 +3,7 @@
 
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, postJson, startStack } from './stack.js';
+import { framing, http, postJson, startStack } from './stack.js';
 import type { Stack } from './stack.js';
 
 let stack: Stack;
@@ -187,7 +187,7 @@ describe('bad input on a protected route', () => {
     const expected = body.replace(CANARY, '**** **** **** 5556');
     expect(got?.body.toString()).toBe(expected);
     expect(got?.headers['content-encoding']).toBeUndefined();
-    expect(got?.headers['content-length']).toBe(String(expected.length));
+    expect(['length', 'chunked']).toContain(framing(got!.headers, expected.length));
   });
 
   it('forwards a gzip body with nothing to mask untouched, still compressed', async () => {

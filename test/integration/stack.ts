@@ -302,6 +302,7 @@ async function startStackOnce(opts: StackOptions): Promise<Stack> {
       '1',
       '--log-level',
       'warn',
+      ...(process.env.CALLGUARD_ENVOY_DEBUG ? ['--component-log-level', 'ext_proc:debug'] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -385,4 +386,18 @@ export async function sessionRecord(
     if (Date.now() > until) throw new Error(`no session record for ${id}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * How a body callguard may have changed is framed: its length when the message carries one,
+ * or `chunked`. On protected routes (FULL_DUPLEX_STREAMED) Envoy drops content-length and
+ * frames the body in chunks; a length, where there is one, must be the body's own.
+ */
+export function framing(
+  headers: Record<string, string | string[] | undefined>,
+  length: number,
+): string {
+  const cl = headers['content-length'];
+  if (cl === undefined) return String(headers['transfer-encoding']);
+  return cl === String(length) ? 'length' : `stale content-length ${String(cl)} for ${length}`;
 }

@@ -9,10 +9,28 @@ import { textMetadataToPlain } from './textproto.js';
 
 const EXT_PROC_NAMESPACE = 'envoy.filters.http.ext_proc';
 
+/**
+ * Hints by the route metadata's text: one string per Envoy route, sent with every call, so
+ * parsing it once per route takes the text-format parser off the hot path. Bounded: a
+ * control plane with more routes than this just parses the rest each time.
+ */
+const HINTS = new Map<string, RouteHint>();
+const MAX_HINTS = 1024;
+
 export function routeHint(msg: ProcessingRequest): RouteHint {
   const attrs = msg.attributes?.[EXT_PROC_NAMESPACE];
   if (!attrs) return {};
   const meta = structToPlain(attrs)['xds.route_metadata'];
+  if (typeof meta !== 'string') return hintOf(meta);
+  let hint = HINTS.get(meta);
+  if (hint === undefined) {
+    hint = hintOf(meta);
+    if (HINTS.size < MAX_HINTS) HINTS.set(meta, hint);
+  }
+  return { ...hint }; // callers own their copy
+}
+
+function hintOf(meta: unknown): RouteHint {
   // The attribute is a config.core.v3.Metadata. Envoy sends message-typed attributes as
   // protobuf text format in a string; a structured form is accepted too.
   let ns: unknown;

@@ -76,7 +76,7 @@ interface Side {
 export class Exchange {
   readonly id: string;
   private readonly started: number;
-  private readonly log: Logger;
+  private logger: Logger | undefined;
   private policy: CompiledPolicy | undefined;
   private route: RoutePlan | undefined;
   private fn: FunctionPlan | undefined;
@@ -108,7 +108,6 @@ export class Exchange {
   constructor(private readonly deps: ExchangeDeps) {
     this.id = (deps.newId ?? randomUUID)();
     this.started = (deps.now ?? Date.now)();
-    this.log = deps.log.child({ session_id: this.id });
   }
 
   /**
@@ -118,6 +117,11 @@ export class Exchange {
    */
   get complete(): boolean {
     return this.completed;
+  }
+
+  /** The exchange's logger, made when first used: most exchanges never log. */
+  private get log(): Logger {
+    return (this.logger ??= this.deps.log.child({ session_id: this.id }));
   }
 
   /**
@@ -414,16 +418,18 @@ export class Exchange {
       trace: [`caller ${describeCaller(this.principal)}`, ...result.decision.trace],
     };
     // Lengths, paths and actions only: never a body or a value.
-    this.log.debug(
-      {
-        direction,
-        bytes: raw.length,
-        action: result.decision.action,
-        findings: result.decision.findings.map((f) => `${f.path}:${f.level}:${f.action}`),
-        changed: result.changed,
-      },
-      'body inspected',
-    );
+    if (this.deps.log.isLevelEnabled('debug')) {
+      this.log.debug(
+        {
+          direction,
+          bytes: raw.length,
+          action: result.decision.action,
+          findings: result.decision.findings.map((f) => `${f.path}:${f.level}:${f.action}`),
+          changed: result.changed,
+        },
+        'body inspected',
+      );
+    }
     side.audit = auditBody(result.body, result.decision, this.policy.levels, {
       maxBytes: this.deps.config.audit.max_body_bytes,
       maxDepth: this.deps.config.limits.max_depth,

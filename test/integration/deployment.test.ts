@@ -326,7 +326,14 @@ describe('Istio manifests (envoy/istio)', () => {
         expect(policy.functions.has(meta.function)).toBe(true);
       }
       const perRoute = p.patch.value.typed_per_filter_config?.['envoy.filters.http.ext_proc'];
-      if (perRoute) {
+      if (meta) {
+        // Function routes stream their bodies as the local stack's virtual host does.
+        expect(perRoute).toEqual(
+          hcmOf(localEnvoy()).route_config.virtual_hosts[0].typed_per_filter_config[
+            'envoy.filters.http.ext_proc'
+          ],
+        );
+      } else if (perRoute) {
         expect(perRoute).toEqual({
           '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
           disabled: true,

@@ -1,10 +1,21 @@
 // Data path: what callguard adds to a request through the real Envoy. Two stacks run side by
 // side (test/integration/stack.ts): (a) Envoy → upstream with the ext_proc and ext_authz
 // filters removed from the rendered config, (b) Envoy → callguard → upstream as shipped.
-// autocannon (pinned) loads each at fixed rates and at saturation, on a public route (the
-// mode_override fast path) and on a protected 2 KB charge_card call with findings (request
-// and response both inspected and masked). Latencies are taken per response from
-// autocannon's 'response' event (its own histogram keeps whole milliseconds only).
+// Each is measured on a public route (the mode_override fast path) and on a protected 2 KB
+// charge_card call with findings (request and response both inspected and masked), under:
+// - sequential: one call at a time on one keep-alive connection (Node's http client, timed
+//   with performance.now()), 2,000 calls after 300 warm-up: the added cost of one call;
+// - fixed rates, 200 and 1,000 req/s: vegeta (bench/vegeta.ts, pinned, installed into
+//   .cache/bin), open loop, arrivals evenly spaced, a new worker whenever all are busy, so a
+//   slow answer does not delay the requests after it (no coordinated omission); per-request
+//   latencies from its results. (autocannon's overallRate sends each connection's quota for
+//   the second back to back: bursts, whose queueing it then reported as latency.);
+// - saturation: autocannon (pinned), closed loop, N connections each sending its next request
+//   when the previous answer is in. A closed loop is what saturation means, and autocannon's
+//   has no flaw (only its overallRate does). vegeta -rate=0 -max-workers=N would measure the
+//   same thing; autocannon is kept so these cells and the scaling ones stay comparable with
+//   earlier runs. Latencies per response from its 'response' event (its histogram keeps
+//   whole milliseconds only).
 // Then callguard's RSS with 1,000 64 KB requests in flight against an upstream that holds
 // its answers. Results: bench/results/datapath.json. Run: npm run bench.
 // CALLGUARD_BENCH_SECONDS sets each load run's duration (default 5).
@@ -18,21 +29,31 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { logLines, postJson, startStack, rssBytes } from '../test/integration/stack.js';
 import type { EnvoyConfig, LoggedSession, Stack } from '../test/integration/stack.js';
 import { payload } from './payloads.js';
+import { attack, ensureVegeta } from './vegeta.js';
 
 const SECONDS = Number(process.env.CALLGUARD_BENCH_SECONDS ?? 5);
 const AGENTS = { 'x-callguard-dev-groups': 'agents' };
 
-/** The rendered Envoy config without callguard: no ext_proc, no ext_authz, no per-route config. */
+const CALLGUARD_FILTERS = ['envoy.filters.http.ext_proc', 'envoy.filters.http.ext_authz'];
+
+/**
+ * The rendered Envoy config without callguard: no ext_proc, no ext_authz, and none of their
+ * per-virtual-host or per-route config.
+ */
 function withoutCallguard(cfg: EnvoyConfig): void {
+  const strip = (o: { typed_per_filter_config?: Record<string, unknown> }) => {
+    for (const name of CALLGUARD_FILTERS) delete o.typed_per_filter_config?.[name];
+  };
   for (const l of cfg.static_resources.listeners) {
     for (const f of l.filter_chains[0].filters) {
       const hcm = f.typed_config;
       hcm.http_filters = hcm.http_filters.filter(
-        (h: { name: string }) =>
-          h.name !== 'envoy.filters.http.ext_proc' && h.name !== 'envoy.filters.http.ext_authz',
+        (h: { name: string }) => !CALLGUARD_FILTERS.includes(h.name),
       );
-      for (const vh of hcm.route_config.virtual_hosts)
-        for (const r of vh.routes) delete r.typed_per_filter_config;
+      for (const vh of hcm.route_config.virtual_hosts) {
+        strip(vh);
+        for (const r of vh.routes) strip(r);
+      }
     }
   }
 }
@@ -43,27 +64,31 @@ let guarded: Stack;
 let scaled: Stack;
 
 beforeAll(async () => {
+  // Installs the pinned vegeta into .cache/bin on a fresh clone (a minute), before any timing.
+  ensureVegeta((line) => process.stderr.write(`${line}\n`));
   [direct, guarded, scaled] = await Promise.all([
     startStack({ envoy: withoutCallguard, config: { log: { level: 'info' } } }),
     startStack({ config: { log: { level: 'info' } } }),
     startStack({ config: { log: { level: 'info' } }, replicas: 1 }),
   ]);
-}, 120_000);
+}, 240_000);
 afterAll(async () => {
   await Promise.all([direct?.stop(), guarded?.stop(), scaled?.stop()]);
 });
 
-interface Load {
-  name: string;
-  /** Requests per second over all connections; 0: as fast as the connections go. */
-  rate: number;
-  connections: number;
-}
+type Load =
+  /** One call at a time on one keep-alive connection: `calls` after `warmup`. */
+  | { kind: 'sequential'; name: string; calls: number; warmup: number }
+  /** Open loop (vegeta): `rate` requests per second, evenly spaced, whatever the answers do. */
+  | { kind: 'rate'; name: string; rate: number }
+  /** Closed loop (autocannon): `connections`, each sending as soon as its answer is in. */
+  | { kind: 'saturation'; name: string; connections: number };
 
 const LOADS: Load[] = [
-  { name: '200 req/s', rate: 200, connections: 8 },
-  { name: '1,000 req/s', rate: 1000, connections: 16 },
-  { name: 'saturation', rate: 0, connections: 32 },
+  { kind: 'sequential', name: 'sequential', calls: 2000, warmup: 300 },
+  { kind: 'rate', name: '200 req/s', rate: 200 },
+  { kind: 'rate', name: '1,000 req/s', rate: 1000 },
+  { kind: 'saturation', name: 'saturation', connections: 32 },
 ];
 
 interface Route {
@@ -99,6 +124,11 @@ interface Figures {
   /** CPU time (user + system) per request of the callguard process and of Envoy, in µs. */
   'callguard µs/req': number;
   'envoy µs/req': number;
+  /**
+   * Fixed rates: how late vegeta sent its requests against the even schedule (p99 and max,
+   * ms). Near 0 means the arrivals were evenly spaced and none waited on an earlier answer.
+   */
+  'send lag p99/max'?: string;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -106,11 +136,135 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function load(stack: Stack, route: Route, l: Load, seconds: number): Promise<Figures> {
-  const latencies: number[] = [];
-  const statuses = new Map<number, number>();
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** What one run recorded: latencies in ms, and what was not a 2xx answer. */
+interface Run {
+  latencies: number[];
+  /** Answers other than 2xx: status → count. */
+  statuses: Map<number, number>;
+  /** Requests that got no answer (connection errors, timeouts). */
+  errors: number;
+  /** The run's length, for req/s. */
+  seconds: number;
+  lag?: string;
+}
+
+/** Run `l` against `stack`; warm-up: a short run of the same load, not measured. */
+async function load(stack: Stack, route: Route, l: Load, warmup = false): Promise<Figures> {
   const cg0 = cpuMicros(stack.callguardPid());
   const envoy0 = cpuMicros(stack.envoyPid());
+  let cg = 0;
+  let envoy = 0;
+  const cpuDone = () => {
+    cg = cpuMicros(stack.callguardPid()) - cg0;
+    envoy = cpuMicros(stack.envoyPid()) - envoy0;
+  };
+  const seconds = warmup ? 1 : SECONDS;
+  const r =
+    l.kind === 'sequential'
+      ? await sequential(stack, route, warmup ? l.warmup : l.calls)
+      : l.kind === 'rate'
+        ? await openLoop(stack, route, l.rate, seconds, cpuDone)
+        : await closedLoop(stack, route, l.connections, seconds);
+  if (l.kind !== 'rate') cpuDone();
+  // The upstream keeps what it received (tests read it): not needed here.
+  stack.upstream.received.length = 0;
+  const latencies = r.latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    rps: Math.round(latencies.length / r.seconds),
+    p50: round(pct(latencies, 50)),
+    p90: round(pct(latencies, 90)),
+    p99: round(pct(latencies, 99)),
+    max: round(latencies.at(-1) ?? NaN),
+    errors: r.errors,
+    non2xx: [...r.statuses].map(([k, v]) => `${v}×${k}`).join(' '),
+    'callguard µs/req': Math.round(cg / Math.max(1, latencies.length)),
+    'envoy µs/req': Math.round(envoy / Math.max(1, latencies.length)),
+    ...(r.lag !== undefined ? { 'send lag p99/max': r.lag } : {}),
+  };
+}
+
+/** One call at a time on one keep-alive connection, timed in this process. */
+async function sequential(stack: Stack, route: Route, calls: number): Promise<Run> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  let errors = 0;
+  const headers = {
+    ...route.headers,
+    ...(route.body ? { 'content-length': String(route.body.length) } : {}),
+  };
+  const began = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t = performance.now();
+    const status = await new Promise<number>((resolve) => {
+      const req = request(
+        stack.url + route.path,
+        { method: route.method, agent, headers },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', () => resolve(0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end(route.body);
+    });
+    if (status === 0) errors++;
+    else latencies.push(performance.now() - t);
+    if (status !== 0 && (status < 200 || status > 299))
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  const seconds = (performance.now() - began) / 1000;
+  agent.destroy();
+  return { latencies, statuses, errors, seconds };
+}
+
+/** vegeta at `rate` req/s, evenly spaced, open loop (bench/vegeta.ts). */
+async function openLoop(
+  stack: Stack,
+  route: Route,
+  rate: number,
+  seconds: number,
+  onDone: () => void,
+): Promise<Run> {
+  const { hits, beganNs } = await attack(
+    { method: route.method, url: stack.url + route.path, headers: route.headers, body: route.body },
+    // Up to 2,000 requests in flight before vegeta stops adding workers: far beyond what
+    // either stack holds at these rates, so no request waits for an earlier one's answer.
+    { rate, seconds, maxWorkers: 2000, onDone },
+  );
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  let errors = 0;
+  const lags: number[] = [];
+  for (const h of hits) {
+    const due = beganNs + BigInt(Math.round((h.seq * 1e9) / rate));
+    lags.push(Number(h.sentNs - due) / 1e6);
+    // vegeta records an answer's status (and "error" for 4xx/5xx); code 0: no answer.
+    if (h.code === 0) {
+      errors++;
+      continue;
+    }
+    latencies.push(h.latencyNs / 1e6);
+    if (h.code < 200 || h.code > 299) statuses.set(h.code, (statuses.get(h.code) ?? 0) + 1);
+  }
+  lags.sort((a, b) => a - b);
+  const lag = `${round(pct(lags, 99))} / ${round(lags.at(-1) ?? NaN)}`;
+  return { latencies, statuses, errors, seconds, lag };
+}
+
+/** autocannon: `connections`, each sending its next request when its answer is in. */
+async function closedLoop(
+  stack: Stack,
+  route: Route,
+  connections: number,
+  seconds: number,
+): Promise<Run> {
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -118,8 +272,7 @@ async function load(stack: Stack, route: Route, l: Load, seconds: number): Promi
         method: route.method as 'GET' | 'POST',
         headers: route.headers,
         ...(route.body ? { body: route.body } : {}),
-        connections: l.connections,
-        ...(l.rate > 0 ? { overallRate: l.rate } : {}),
+        connections,
         duration: seconds,
       },
       (err, r) => (err ? reject(err as Error) : resolve(r)),
@@ -129,24 +282,7 @@ async function load(stack: Stack, route: Route, l: Load, seconds: number): Promi
       if (status < 200 || status > 299) statuses.set(status, (statuses.get(status) ?? 0) + 1);
     });
   });
-  const cg = cpuMicros(stack.callguardPid()) - cg0;
-  const envoy = cpuMicros(stack.envoyPid()) - envoy0;
-  // The upstream keeps what it received (tests read it): not needed here.
-  stack.upstream.received.length = 0;
-  latencies.sort((a, b) => a - b);
-  const round = (x: number) => Math.round(x * 1000) / 1000;
-  return {
-    requests: latencies.length,
-    rps: Math.round(latencies.length / seconds),
-    p50: round(pct(latencies, 50)),
-    p90: round(pct(latencies, 90)),
-    p99: round(pct(latencies, 99)),
-    max: round(latencies.at(-1) ?? NaN),
-    errors: result.errors + result.timeouts,
-    non2xx: [...statuses].map(([k, v]) => `${v}×${k}`).join(' '),
-    'callguard µs/req': Math.round(cg / Math.max(1, latencies.length)),
-    'envoy µs/req': Math.round(envoy / Math.max(1, latencies.length)),
-  };
+  return { latencies, statuses, errors: result.errors + result.timeouts, seconds };
 }
 
 /** utime + stime of a process, in µs (from /proc/<pid>/stat, in clock ticks of 10 ms). */
@@ -171,10 +307,10 @@ it('added latency through Envoy: without vs with callguard, same run', async () 
   for (const route of ROUTES) {
     for (const l of LOADS) {
       // Warm-up, then the same load on (a) and (b), one after the other.
-      await load(direct, route, l, 1);
-      await load(guarded, route, l, 1);
-      const a = await load(direct, route, l, SECONDS);
-      const b = await load(guarded, route, l, SECONDS);
+      await load(direct, route, l, true);
+      await load(guarded, route, l, true);
+      const a = await load(direct, route, l);
+      const b = await load(guarded, route, l);
       for (const [label, f] of [
         ['a: Envoy → upstream', a],
         ['b: Envoy → callguard → upstream', b],
@@ -228,13 +364,17 @@ it('scaling: one callguard process against two behind the same Envoy, at saturat
   const route = ROUTES[1]!;
   const rows: Record<string, string | number>[] = [];
   for (const connections of [32, 64]) {
-    const l: Load = { name: `saturation, ${connections} connections`, rate: 0, connections };
-    await load(guarded, route, l, 1);
-    await load(scaled, route, l, 1);
+    const l: Load = {
+      kind: 'saturation',
+      name: `saturation, ${connections} connections`,
+      connections,
+    };
+    await load(guarded, route, l, true);
+    await load(scaled, route, l, true);
     const pids = [scaled.callguardPid(), ...scaled.replicaPids()];
-    const one = await load(guarded, route, l, SECONDS);
+    const one = await load(guarded, route, l);
     const cpu0 = pids.map(cpuMicros);
-    const two = await load(scaled, route, l, SECONDS);
+    const two = await load(scaled, route, l);
     const cpu = pids.map((p, i) => cpuMicros(p) - cpu0[i]!);
     rows.push({ load: l.name, callguard: '1 process', ...one });
     rows.push({

@@ -1,6 +1,9 @@
-// Data path: what callguard adds to a request through the real Envoy. Two stacks run side by
+// Data path: what callguard adds to a request through the real Envoy. Stacks run side by
 // side (test/integration/stack.ts): (a) Envoy → upstream with the ext_proc and ext_authz
-// filters removed from the rendered config, (b) Envoy → callguard → upstream as shipped.
+// filters removed from the rendered config, (b) Envoy → callguard → upstream as shipped, and
+// for the sequential and fixed-rate loads (c) the shipped config with a no-op ext_proc server
+// (bench/noop-extproc.mjs: same Node, grpc-js and protos) in callguard's place: c − a is what
+// the ext_proc protocol itself costs, b − c what callguard's work adds.
 // Each is measured on a public route (the mode_override fast path) and on a protected 2 KB
 // charge_card call with findings (request and response both inspected and masked), under:
 // - sequential: one call at a time on one keep-alive connection (Node's http client, timed
@@ -20,6 +23,8 @@
 // its answers. Results: bench/results/datapath.json. Run: npm run bench.
 // CALLGUARD_BENCH_SECONDS sets each load run's duration (default 5).
 
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
@@ -60,20 +65,42 @@ function withoutCallguard(cfg: EnvoyConfig): void {
 
 let direct: Stack;
 let guarded: Stack;
+/** (c): the shipped Envoy config, a no-op ext_proc server in callguard's place. */
+let floor: Stack;
+let noop: ChildProcess | undefined;
 /** (b) with a second callguard process behind Envoy's callguard cluster. */
 let scaled: Stack;
 
 beforeAll(async () => {
   // Installs the pinned vegeta into .cache/bin on a fresh clone (a minute), before any timing.
   ensureVegeta((line) => process.stderr.write(`${line}\n`));
-  [direct, guarded, scaled] = await Promise.all([
+  let floorStack: Stack;
+  [direct, guarded, scaled, floorStack] = await Promise.all([
     startStack({ envoy: withoutCallguard, config: { log: { level: 'info' } } }),
     startStack({ config: { log: { level: 'info' } } }),
     startStack({ config: { log: { level: 'info' } }, replicas: 1 }),
+    startStack({ config: { log: { level: 'info' } } }),
   ]);
+  // callguard out, the no-op processor in, on the same port (Envoy reconnects by itself).
+  await floorStack.stopCallguard();
+  const port = floorStack.grpcAddr.split(':').at(-1) ?? '';
+  const child = spawn('node', [join(import.meta.dirname, 'noop-extproc.mjs'), port], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  noop = child;
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`no-op ext_proc exited (${String(code)})`)));
+  });
+  floor = { ...floorStack, callguardPid: () => child.pid ?? 0 };
+  const r = await postJson(floor.url + '/functions/charge_card', CALL, AGENTS);
+  expect(r.status).toBe(200); // the no-op passes it through, card and all
 }, 240_000);
 afterAll(async () => {
-  await Promise.all([direct?.stop(), guarded?.stop(), scaled?.stop()]);
+  noop?.kill();
+  await Promise.all([direct?.stop(), guarded?.stop(), scaled?.stop(), floor?.stop()]);
 });
 
 type Load =
@@ -311,23 +338,34 @@ it('added latency through Envoy: without vs with callguard, same run', async () 
       await load(guarded, route, l, true);
       const a = await load(direct, route, l);
       const b = await load(guarded, route, l);
+      // The floor at saturation would be the no-op's throughput: not the question here.
+      const withFloor = l.kind !== 'saturation';
+      if (withFloor) await load(floor, route, l, true);
+      const c = withFloor ? await load(floor, route, l) : undefined;
       for (const [label, f] of [
         ['a: Envoy → upstream', a],
         ['b: Envoy → callguard → upstream', b],
+        ['c: Envoy → no-op ext_proc → upstream', c],
       ] as const) {
-        rows.push({ route: route.name, load: l.name, stack: label, ...f });
+        if (f) rows.push({ route: route.name, load: l.name, stack: label, ...f });
       }
-      rows.push({
-        route: route.name,
-        load: l.name,
-        stack: 'added (b − a)',
-        p50: Math.round((b.p50 - a.p50) * 1000) / 1000,
-        p90: Math.round((b.p90 - a.p90) * 1000) / 1000,
-        p99: Math.round((b.p99 - a.p99) * 1000) / 1000,
-        rps: b.rps - a.rps,
-      });
+      const diff = (label: string, x: Figures, y: Figures) =>
+        rows.push({
+          route: route.name,
+          load: l.name,
+          stack: label,
+          p50: Math.round((x.p50 - y.p50) * 1000) / 1000,
+          p90: Math.round((x.p90 - y.p90) * 1000) / 1000,
+          p99: Math.round((x.p99 - y.p99) * 1000) / 1000,
+        });
+      diff('added (b − a)', b, a);
+      if (c) {
+        diff('ext_proc itself (c − a)', c, a);
+        diff("callguard's work (b − c)", b, c);
+      }
       console.log(
-        `${route.name} @ ${l.name}: a p50 ${a.p50} p99 ${a.p99} | b p50 ${b.p50} p99 ${b.p99}`,
+        `${route.name} @ ${l.name}: a p50 ${a.p50} p99 ${a.p99} | b p50 ${b.p50} p99 ${b.p99}` +
+          (c ? ` | c p50 ${c.p50} p99 ${c.p99}` : ''),
       );
     }
   }

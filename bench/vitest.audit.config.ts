@@ -1,10 +1,10 @@
-// `npm run bench:audit`: the audit benchmark (bench/audit.ts) with the test run's global
+// `npm run bench:audit`: the audit benchmark (bench/audit.measure.ts) with the test run's global
 // setup, which installs Envoy and starts one real Elasticsearch.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['bench/audit.ts'],
+    include: ['bench/audit.measure.ts'],
     testTimeout: 600_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -2,9 +2,10 @@
 //   1. sustained records/s through the Elasticsearch sink (spool → bulk → acknowledged);
 //   2. latency of calls through Envoy with the sink on (Elasticsearch) and off (log sink),
 //      in the same run, sequential and with 16 concurrent callers.
-// Run: npm run bench:audit    (prints a table; figures go to docs/audit.md)
+// Run: npm run bench (with the others) or npm run bench:audit (this one alone); prints a
+// table and writes bench/results/audit.json; figures go to docs/audit.md
 
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -181,5 +182,20 @@ it('audit benchmark', async () => {
   ].join('\n');
   process.stdout.write(
     `\naudit benchmark (${RECORDS} records, ${CALLS} calls per mode)\n${table}\n`,
+  );
+  const dir = join(PROJECT_ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'audit.json'),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        records: RECORDS,
+        calls: CALLS,
+        rows: Object.fromEntries(rows),
+      },
+      null,
+      2,
+    ),
   );
 });

@@ -68,6 +68,12 @@ export interface CompileDetectorsOptions {
    * false: they scan the whole text (the tests check both give the same hits).
    */
   digitWindows?: boolean;
+  /**
+   * Default true: a detector whose every value holds some literal (`@` for e-mail, `sk-` for
+   * OpenAI keys…) is not run on a text without it. false: every detector runs on every text
+   * (the tests check both give the same hits).
+   */
+  prefilter?: boolean;
 }
 
 interface Active {
@@ -78,6 +84,8 @@ interface Active {
   finder: Finder;
   minScore: number;
   needsDigit: boolean;
+  /** Literals every value it finds holds (BuiltinSpec.requires); empty: no gate. */
+  requires: readonly string[];
 }
 
 interface Candidate {
@@ -143,6 +151,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       finder: s.compile(),
       minScore: BUILTIN_MIN_SCORE,
       needsDigit: s.needsDigit === true,
+      requires: opts.prefilter === false ? [] : (s.requires ?? []),
     });
   }
   for (const c of custom) {
@@ -158,47 +167,55 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       finder: cc.finder,
       minScore: cc.minScore,
       needsDigit: false,
+      requires: [],
     });
   }
 
-  // The same few key names come back in every payload: normalize each once. Bounded, since
-  // key names come from request data.
-  const keyCache = new Map<string, string>();
-  const normalizedKey = (k: string): string => {
-    let n = keyCache.get(k);
-    if (n === undefined) {
+  // The same few key names come back in every payload: normalize each once, and test it
+  // against every detector's context words once. Bounded, since key names come from request
+  // data.
+  const keyCache = new Map<string, Uint8Array>();
+  const noKey = new Uint8Array(active.length);
+  const keyContexts = (k: string): Uint8Array => {
+    let flags = keyCache.get(k);
+    if (flags === undefined) {
       if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
-      keyCache.set(k, (n = normalizeKey(k)));
+      const n = normalizeKey(k);
+      flags = new Uint8Array(active.length);
+      if (n !== '')
+        for (let i = 0; i < active.length; i++) {
+          const re = active[i]!.contextRe;
+          if (re !== null && re.test(n)) flags[i] = 1;
+        }
+      keyCache.set(k, flags);
     }
-    return n;
+    return flags;
   };
+  const anyDigit = active.some((d) => d.needsDigit);
 
   return {
     active: active.map((d) => ({ id: d.id, level: d.level })),
     scan(text: string, ctx: ScanContext): DetectorHit[] {
       if (typeof text !== 'string' || text.length === 0) return [];
       const keys = ctx?.keys ?? [];
-      const key = keys.length > 0 ? normalizedKey(String(keys[keys.length - 1])) : '';
+      const keyFlags = keys.length > 0 ? keyContexts(String(keys[keys.length - 1])) : noKey;
       // Most prose has no digit: the detectors of numbers (cards, IBANs, SSNs, phones, IPs,
       // dates) then have nothing to find, and are not run.
       // Where there are digits, those detectors only scan the windows around them.
-      const firstDigit = text.search(DIGIT);
+      const firstDigit = anyDigit ? text.search(DIGIT) : -1;
       const windows =
         firstDigit >= 0 && opts.digitWindows !== false ? digitWindows(text, firstDigit) : undefined;
       const cands: Candidate[] = [];
-      for (const d of active) {
+      for (let i = 0; i < active.length; i++) {
+        const d = active[i]!;
         if (d.needsDigit && firstDigit < 0) continue;
-        const re = d.contextRe;
-        const keyContext = re !== null && key !== '' && re.test(key);
-        let any: boolean | undefined;
-        const env: FindEnv = {
+        if (!holdsAll(text, d.requires)) continue;
+        const env = new Env(
           text,
-          keyContext,
-          anyContext: () => (any ??= keyContext || (re !== null && re.test(text))),
-          context: (start, end, lo, hi) =>
-            keyContext || (re !== null && nearContext(re, text, start, end, lo, hi)),
-          digitWindows: d.needsDigit ? windows : undefined,
-        };
+          keyFlags[i] === 1,
+          d.contextRe,
+          d.needsDigit ? windows : undefined,
+        );
         d.finder(env, (start, end, score) => {
           if (start >= 0 && end > start && end <= text.length && score >= d.minScore)
             cands.push({ d, start, end, score });
@@ -207,6 +224,33 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       return resolveOverlaps(cands);
     },
   };
+}
+
+/** Whether `text` holds every one of `literals`. */
+function holdsAll(text: string, literals: readonly string[]): boolean {
+  for (let i = 0; i < literals.length; i++) if (!text.includes(literals[i]!)) return false;
+  return true;
+}
+
+/** What one detector sees of one scan (FindEnv), without a closure per scan. */
+class Env implements FindEnv {
+  private any: boolean | undefined;
+  constructor(
+    readonly text: string,
+    readonly keyContext: boolean,
+    private readonly re: RegExp | null,
+    readonly digitWindows: readonly (readonly [number, number])[] | undefined,
+  ) {}
+
+  anyContext(): boolean {
+    return (this.any ??= this.keyContext || (this.re !== null && this.re.test(this.text)));
+  }
+
+  context(start: number, end: number, lo?: number, hi?: number): boolean {
+    return (
+      this.keyContext || (this.re !== null && nearContext(this.re, this.text, start, end, lo, hi))
+    );
+  }
 }
 
 /** Higher level, then longer, then earlier, then id: negative when a beats b. */

@@ -132,3 +132,57 @@ describe('digit windows', () => {
     );
   });
 });
+
+describe('prefilter', () => {
+  const custom = [
+    { id: 'employee_id', level: 'confidential', pattern: 'EMP-\\d{6}', context: ['employee'] },
+  ];
+  const gated = compileDetectors({ custom });
+  const ungated = compileDetectors({ custom, prefilter: false, digitWindows: false });
+  // A real value for every detector a literal gates (e-mail `@`, IPs `.`/`:`, keys `_`/`-`/
+  // `xox`, PEM `-----BEGIN `, JWT `.`), so that a gate that skipped a text holding one of
+  // them would lose a hit the ungated scan finds.
+  const VALUES = [
+    'ada.lovelace@example.com',
+    '192.168.1.10',
+    '2001:db8::1',
+    'AKIAZ7QW2K4M6N3P5R2T',
+    'ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A',
+    'sk_live_4eC39HqLyjWDarjtT1zdp7dc',
+    'sk-proj-Ab3De5Fg7Hj9Kl1Mn3Pq5Rs7Tu9',
+    'sk-ant-api03-Ab3De5Fg7Hj9Kl1Mn3Pq5Rs7Tu9Vw',
+    'xoxb-1234567890-AbCdEfGhIjKlMn',
+    '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----',
+    '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM',
+    'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+    'password: Tr0ub4dor&3xyzzyQ',
+    '4111 1111 1111 1111',
+    'EMP-123456',
+  ];
+
+  it('each value is found on its own (the fragments are real hits)', () => {
+    for (const v of VALUES) expect(gated.scan(v, { keys: [] }).length, v).toBeGreaterThan(0);
+  });
+
+  it('gives the same hits as running every detector on every text', () => {
+    const parts = fc.array(
+      fc.oneof(
+        fc.constantFrom(...VALUES),
+        fc.constantFrom(...FRAGMENTS),
+        fc.constantFrom(' ', '\n', 'lorem ipsum ', 'é😀', '"', ','),
+        fc.string({ maxLength: 6 }),
+      ),
+      { maxLength: 25 },
+    );
+    fc.assert(
+      fc.property(
+        parts.map((p) => p.join('')),
+        keys,
+        (t, k) => {
+          expect(gated.scan(t, { keys: k })).toEqual(ungated.scan(t, { keys: k }));
+        },
+      ),
+      { seed: FUZZ_SEED, numRuns: runs(1000) },
+    );
+  });
+});

@@ -80,6 +80,18 @@ const DOT = 0x2e;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
+/** What a byte means inside a string literal (STRING_BYTE). */
+const PLAIN = 0;
+const END = 1;
+const ESCAPE = 2;
+const CONTROL = 3;
+const NON_ASCII = 4;
+const STRING_BYTE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_BYTE[c] = CONTROL;
+for (let c = 0x80; c < 0x100; c++) STRING_BYTE[c] = NON_ASCII;
+STRING_BYTE[QUOTE] = END;
+STRING_BYTE[BACKSLASH] = ESCAPE;
+
 /** Objects with more members than this switch duplicate detection from a scan to a Set. */
 const LINEAR_KEY_SCAN_LIMIT = 8;
 
@@ -342,18 +354,21 @@ class Parser {
     let ascii = true;
     for (;;) {
       if (i >= len) throw this.syntaxError(start, 'unterminated string');
-      const c = b[i]!;
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) return this.scanEscapedString(start, i);
-      if (c < 0x20) throw this.syntaxError(i, 'unescaped control character in string');
-      if (c >= 0x80) {
-        ascii = false;
-        if (this.badUtf8 >= 0) {
-          const n = utf8SequenceLength(b, i);
-          if (n === 0) throw utf8Error(i, [this.valuePath()]);
-          i += n;
-          continue;
-        }
+      // One table lookup per byte: most bytes of a string are plain ASCII.
+      const t = STRING_BYTE[b[i]!]!;
+      if (t === PLAIN) {
+        i++;
+        continue;
+      }
+      if (t === END) break;
+      if (t === ESCAPE) return this.scanEscapedString(start, i);
+      if (t === CONTROL) throw this.syntaxError(i, 'unescaped control character in string');
+      ascii = false;
+      if (this.badUtf8 >= 0) {
+        const n = utf8SequenceLength(b, i);
+        if (n === 0) throw utf8Error(i, [this.valuePath()]);
+        i += n;
+        continue;
       }
       i++;
     }
@@ -372,6 +387,10 @@ class Parser {
     for (;;) {
       if (i >= len) throw this.syntaxError(start, 'unterminated string');
       const c = b[i]!;
+      if (STRING_BYTE[c] === PLAIN) {
+        i++;
+        continue;
+      }
       if (c === QUOTE) break;
       if (c === BACKSLASH) {
         if (seg < i) out += buf.utf8Slice(seg, i);

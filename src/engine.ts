@@ -91,7 +91,7 @@ export interface Collected {
    * text: `"user"`, `"text"`, `"tool_use"` come back hundreds of times in a chat. Per call
    * only, so no value outlives the request.
    */
-  memo?: Map<string, readonly DetectorHit[]>;
+  memo?: Map<string, Map<string, readonly DetectorHit[]>>;
 }
 
 /** How many enclosing key names the detectors get as context. */
@@ -342,6 +342,12 @@ function keysOf(loc: Loc | undefined): string[] {
   return keys.reverse();
 }
 
+/** The nearest member name above `loc`; '' when there is none. */
+function innermostKey(loc: Loc | undefined): string {
+  for (let l = loc; l; l = l.up) if (typeof l.seg === 'string') return l.seg;
+  return '';
+}
+
 /**
  * Every string under `node` not under a node of `stop`, with its location (its pointer is
  * built from it only when needed: most strings have no finding).
@@ -389,15 +395,16 @@ function scanText(
   const detectors = input.route.detectors;
   const text = node.value;
   if (!detectors || text.length === 0) return;
-  const keys = keysOf(loc);
   let hits: readonly DetectorHit[];
   if (out.memo && text.length <= MEMO_MAX_LENGTH) {
     // Only the innermost key is context to the detectors.
-    const memoKey = `${keys[keys.length - 1] ?? ''}\0${text}`;
-    const known = out.memo.get(memoKey);
+    const key = innermostKey(loc);
+    let byText = out.memo.get(key);
+    if (!byText) out.memo.set(key, (byText = new Map()));
+    const known = byText.get(text);
     if (known) hits = known;
-    else out.memo.set(memoKey, (hits = detectors.scan(text, { keys })));
-  } else hits = detectors.scan(text, { keys });
+    else byText.set(text, (hits = detectors.scan(text, { keys: keysOf(loc) })));
+  } else hits = detectors.scan(text, { keys: keysOf(loc) });
   if (hits.length === 0) return;
   const at = scope.prefix + pointerOf(base, loc);
   for (const h of hits) {
@@ -478,6 +485,7 @@ function applyActions(
     const list = valueEdits.get(scope) ?? [];
     for (const [node, subs] of byNode) {
       subs.sort((a, b) => a.start - b.start);
+      if (spliceSubEdits(node, subs, list)) continue;
       let text = '';
       let at = 0;
       for (const s of subs) {
@@ -505,6 +513,41 @@ function applyActions(
   }
   const edits = valueEdits.get(top);
   return edits && edits.length > 0 ? applyEdits(top.bytes, edits) : undefined;
+}
+
+/**
+ * Edits for hits inside a string literal that is plain ASCII without escapes (byte length
+ * = UTF-16 length, the common case): each hit's bytes are replaced where they are, instead
+ * of re-encoding the whole string. The result is byte-identical to re-encoding it: such a
+ * literal's bytes are exactly what encodeJsonString gives for its value, and the encoding of
+ * well-formed text is the concatenation of its parts' encodings. False (nothing pushed):
+ * the caller re-encodes the string.
+ */
+function spliceSubEdits(
+  node: JsonString,
+  subs: readonly { start: number; end: number; text: string }[],
+  list: Edit[],
+): boolean {
+  if (node.end - node.start - 2 !== node.value.length) return false;
+  for (const s of subs) if (!isWellFormed(s.text)) return false;
+  let at = 0;
+  const base = node.start + 1;
+  for (const s of subs) {
+    if (s.start < at) continue; // the detectors never overlap; guard anyway
+    const literal = encodeJsonString(s.text);
+    list.push({
+      start: base + s.start,
+      end: base + s.end,
+      replacement: literal.subarray(1, literal.length - 1),
+    });
+    at = s.end;
+  }
+  return true;
+}
+
+/** String.prototype.isWellFormed (ES2024, Node 20): not in the ES2023 lib the build uses. */
+function isWellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 export function replacementFor(

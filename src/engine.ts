@@ -534,15 +534,26 @@ function spliceSubEdits(
   const base = node.start + 1;
   for (const s of subs) {
     if (s.start < at) continue; // the detectors never overlap; guard anyway
-    const literal = encodeJsonString(s.text);
-    list.push({
-      start: base + s.start,
-      end: base + s.end,
-      replacement: literal.subarray(1, literal.length - 1),
-    });
+    list.push({ start: base + s.start, end: base + s.end, replacement: literalContent(s.text) });
     at = s.end;
   }
   return true;
+}
+
+/**
+ * The bytes of `text` inside a JSON string literal (without the quotes). A mask, token or
+ * placeholder is nearly always printable ASCII without `"` or `\\`: its bytes are its
+ * characters, written into a pooled Buffer rather than through TextEncoder.
+ */
+function literalContent(text: string): Uint8Array {
+  let plain = true;
+  for (let i = 0; i < text.length && plain; i++) {
+    const c = text.charCodeAt(i);
+    plain = c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+  }
+  if (plain) return Buffer.from(text, 'latin1');
+  const literal = encodeJsonString(text);
+  return literal.subarray(1, literal.length - 1);
 }
 
 /** String.prototype.isWellFormed (ES2024, Node 20): not in the ES2023 lib the build uses. */

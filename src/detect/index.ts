@@ -10,7 +10,7 @@
 import { DEFAULT_LEVELS } from '../policy/levels.js';
 import { BUILTIN_SPECS } from './builtin.js';
 import { contextRegExp, digitWindows, nearContext, normalizeKey } from './context.js';
-import type { FindEnv, Finder } from './context.js';
+import type { Emit, FindEnv, Finder } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
 
@@ -206,20 +206,20 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       const windows =
         firstDigit >= 0 && opts.digitWindows !== false ? digitWindows(text, firstDigit) : undefined;
       const cands: Candidate[] = [];
+      // One environment and one emit per scan, pointed at each detector in turn (finders
+      // are synchronous and keep neither).
+      let d = active[0]!;
+      const env = new Env(text);
+      const emit: Emit = (start, end, score) => {
+        if (start >= 0 && end > start && end <= text.length && score >= d.minScore)
+          cands.push({ d, start, end, score });
+      };
       for (let i = 0; i < active.length; i++) {
-        const d = active[i]!;
+        d = active[i]!;
         if (d.needsDigit && firstDigit < 0) continue;
         if (!holdsAll(text, d.requires)) continue;
-        const env = new Env(
-          text,
-          keyFlags[i] === 1,
-          d.contextRe,
-          d.needsDigit ? windows : undefined,
-        );
-        d.finder(env, (start, end, score) => {
-          if (start >= 0 && end > start && end <= text.length && score >= d.minScore)
-            cands.push({ d, start, end, score });
-        });
+        env.reset(keyFlags[i] === 1, d.contextRe, d.needsDigit ? windows : undefined);
+        d.finder(env, emit);
       }
       return resolveOverlaps(cands);
     },
@@ -234,13 +234,24 @@ function holdsAll(text: string, literals: readonly string[]): boolean {
 
 /** What one detector sees of one scan (FindEnv), without a closure per scan. */
 class Env implements FindEnv {
-  private any: boolean | undefined;
-  constructor(
-    readonly text: string,
-    readonly keyContext: boolean,
-    private readonly re: RegExp | null,
-    readonly digitWindows: readonly (readonly [number, number])[] | undefined,
-  ) {}
+  keyContext = false;
+  digitWindows: readonly (readonly [number, number])[] | undefined = undefined;
+  private re: RegExp | null = null;
+  private any: boolean | undefined = undefined;
+
+  constructor(readonly text: string) {}
+
+  /** Points the environment at the next detector of the scan. */
+  reset(
+    keyContext: boolean,
+    re: RegExp | null,
+    digitWindows: readonly (readonly [number, number])[] | undefined,
+  ): void {
+    this.keyContext = keyContext;
+    this.re = re;
+    this.digitWindows = digitWindows;
+    this.any = undefined;
+  }
 
   anyContext(): boolean {
     return (this.any ??= this.keyContext || (this.re !== null && this.re.test(this.text)));

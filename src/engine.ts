@@ -18,6 +18,7 @@ import {
   toPlainValue,
 } from './payload/json.js';
 import type { Edit, JsonNode, JsonString } from './payload/json.js';
+import { sortSmall } from './detect/index.js';
 import type { DetectorHit } from './detect/index.js';
 import type { CompiledContract } from './policy/contract.js';
 import type { CompiledPolicy, FunctionPlan, RoutePlan } from './policy/compile.js';
@@ -484,7 +485,7 @@ function applyActions(
   for (const [scope, byNode] of subEdits) {
     const list = valueEdits.get(scope) ?? [];
     for (const [node, subs] of byNode) {
-      subs.sort((a, b) => a.start - b.start);
+      sortSmall(subs, (a, b) => a.start - b.start);
       if (spliceSubEdits(node, subs, list)) continue;
       let text = '';
       let at = 0;
@@ -588,8 +589,18 @@ export function replacementFor(
   }
 }
 
+/** tokenKind of a detector's finding, by detector id (trusted configuration, bounded). */
+const DETECTOR_TOKEN_KINDS = new Map<string, string>();
+
 /** `card` in `tok_card_…`: the detector, else the field name, as [a-z0-9]{1,24}. */
 function tokenKind(f: Finding): string {
+  if (f.detector === undefined) return tokenKindOf(f);
+  let kind = DETECTOR_TOKEN_KINDS.get(f.detector);
+  if (kind === undefined) DETECTOR_TOKEN_KINDS.set(f.detector, (kind = tokenKindOf(f)));
+  return kind;
+}
+
+function tokenKindOf(f: Finding): string {
   const kind = fieldLabel(f.path.replace(/^.*#/, ''), f.detector)
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '')

@@ -275,9 +275,27 @@ function precedence(a: Candidate, b: Candidate): number {
   );
 }
 
+/**
+ * Sorts in place, stable, like Array.prototype.sort (which it calls for long arrays): a
+ * scan has a handful of candidates, and the built-in sort allocates its work space on
+ * every call.
+ */
+export function sortSmall<T>(a: T[], cmp: (x: T, y: T) => number): void {
+  if (a.length > 16) {
+    a.sort(cmp);
+    return;
+  }
+  for (let i = 1; i < a.length; i++) {
+    const x = a[i]!;
+    let j = i - 1;
+    for (; j >= 0 && cmp(a[j]!, x) > 0; j--) a[j + 1] = a[j]!;
+    a[j + 1] = x;
+  }
+}
+
 function resolveOverlaps(cands: Candidate[]): DetectorHit[] {
   if (cands.length === 0) return [];
-  cands.sort(precedence);
+  sortSmall(cands, precedence);
   // Accepted spans, kept sorted by start; they never overlap each other.
   const kept: Candidate[] = [];
   for (const c of cands) {

@@ -2,7 +2,7 @@
 // within bounds, sorted, non-overlapping, and the same on every run.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BUILTIN_DETECTORS, compileDetectors } from '../../src/detect/index.js';
+import { BUILTIN_DETECTORS, compileDetectors, sortSmall } from '../../src/detect/index.js';
 import { FUZZ_SEED, runs } from '../support/fuzz.js';
 
 const detectors = compileDetectors({
@@ -183,6 +183,20 @@ describe('prefilter', () => {
         },
       ),
       { seed: FUZZ_SEED, numRuns: runs(1000) },
+    );
+  });
+});
+
+describe('sortSmall', () => {
+  it('orders like the built-in stable sort, ties kept in their order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(5), fc.nat()), { maxLength: 40 }), (xs) => {
+        const cmp = (a: [number, number], b: [number, number]): number => a[0] - b[0];
+        const mine = [...xs];
+        sortSmall(mine, cmp);
+        expect(mine).toEqual([...xs].sort(cmp));
+      }),
+      { seed: FUZZ_SEED, numRuns: runs(300) },
     );
   });
 });

@@ -404,8 +404,8 @@ function scanText(
     if (!byText) out.memo.set(key, (byText = new Map()));
     const known = byText.get(text);
     if (known) hits = known;
-    else byText.set(text, (hits = detectors.scan(text, { keys: keysOf(loc) })));
-  } else hits = detectors.scan(text, { keys: keysOf(loc) });
+    else byText.set(text, (hits = detectors.scan(text, { keys: keysOf(loc), chars: node.chars })));
+  } else hits = detectors.scan(text, { keys: keysOf(loc), chars: node.chars });
   if (hits.length === 0) return;
   const at = scope.prefix + pointerOf(base, loc);
   for (const h of hits) {

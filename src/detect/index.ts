@@ -9,6 +9,7 @@
 
 import { DEFAULT_LEVELS } from '../policy/levels.js';
 import { BUILTIN_SPECS } from './builtin.js';
+import { CHAR_DIGIT, charBit } from './chars.js';
 import { contextRegExp, digitWindows, nearContext, normalizeKey } from './context.js';
 import type { Emit, FindEnv, Finder } from './context.js';
 import { compileCustom } from './custom.js';
@@ -31,6 +32,11 @@ export interface DetectorHit {
 /** Enclosing JSON key names, outermost first; the innermost one is context for the value. */
 export interface ScanContext {
   keys: readonly string[];
+  /**
+   * Which of the prefilter characters (chars.ts) the text holds, when the caller read them
+   * already (JsonString.chars); undefined or -1: not known, the scan looks for itself.
+   */
+  chars?: number | undefined;
 }
 
 export interface CompiledDetectors {
@@ -86,6 +92,8 @@ interface Active {
   needsDigit: boolean;
   /** Literals every value it finds holds (BuiltinSpec.requires); empty: no gate. */
   requires: readonly string[];
+  /** The chars.ts bits of its digit and of the first characters of its literals. */
+  bits: number;
 }
 
 interface Candidate {
@@ -152,6 +160,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       minScore: BUILTIN_MIN_SCORE,
       needsDigit: s.needsDigit === true,
       requires: opts.prefilter === false ? [] : (s.requires ?? []),
+      bits: 0,
     });
   }
   for (const c of custom) {
@@ -168,6 +177,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       minScore: cc.minScore,
       needsDigit: false,
       requires: [],
+      bits: 0,
     });
   }
 
@@ -192,6 +202,10 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
     return flags;
   };
   const anyDigit = active.some((d) => d.needsDigit);
+  for (const d of active) {
+    d.bits = d.needsDigit ? CHAR_DIGIT : 0;
+    for (const l of d.requires) d.bits |= charBit(l.charCodeAt(0));
+  }
 
   return {
     active: active.map((d) => ({ id: d.id, level: d.level })),
@@ -202,7 +216,10 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       // Most prose has no digit: the detectors of numbers (cards, IBANs, SSNs, phones, IPs,
       // dates) then have nothing to find, and are not run.
       // Where there are digits, those detectors only scan the windows around them.
-      const firstDigit = anyDigit ? text.search(DIGIT) : -1;
+      // A caller that read the text already says which prefilter characters it holds.
+      const chars = ctx?.chars !== undefined && ctx.chars >= 0 ? ctx.chars : -1;
+      const firstDigit =
+        anyDigit && (chars < 0 || (chars & CHAR_DIGIT) !== 0) ? text.search(DIGIT) : -1;
       const windows =
         firstDigit >= 0 && opts.digitWindows !== false ? digitWindows(text, firstDigit) : undefined;
       const cands: Candidate[] = [];
@@ -217,6 +234,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       for (let i = 0; i < active.length; i++) {
         d = active[i]!;
         if (d.needsDigit && firstDigit < 0) continue;
+        if (chars >= 0 && (d.bits & chars) !== d.bits) continue;
         if (!holdsAll(text, d.requires)) continue;
         env.reset(keyFlags[i] === 1, d.contextRe, d.needsDigit ? windows : undefined);
         d.finder(env, emit);

@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BUILTIN_DETECTORS, compileDetectors, sortSmall } from '../../src/detect/index.js';
+import { encodeJsonString, parseJson } from '../../src/payload/json.js';
+import type { JsonString } from '../../src/payload/json.js';
 import { FUZZ_SEED, runs } from '../support/fuzz.js';
 
 const detectors = compileDetectors({
@@ -182,6 +184,32 @@ describe('prefilter', () => {
           expect(gated.scan(t, { keys: k })).toEqual(ungated.scan(t, { keys: k }));
         },
       ),
+      { seed: FUZZ_SEED, numRuns: runs(1000) },
+    );
+  });
+});
+
+describe('prefilter characters read by the JSON reader', () => {
+  const custom = [
+    { id: 'employee_id', level: 'confidential', pattern: 'EMP-\\d{6}', context: ['employee'] },
+  ];
+  const gated = compileDetectors({ custom });
+  it('a scan told which characters a parsed string holds finds what a scan that looks finds', () => {
+    const value = fc
+      .array(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 6 })), {
+        maxLength: 25,
+      })
+      .map((p) => p.join(''));
+    fc.assert(
+      fc.property(value, keys, fc.boolean(), (v, k, escapeSlash) => {
+        // With and without escapes (an escaped literal's characters are not known: -1).
+        let literal = Buffer.from(encodeJsonString(v)).toString('utf8');
+        if (escapeSlash) literal = literal.replaceAll('/', '\\/').replaceAll('4', '\\u0034');
+        const node = parseJson(Buffer.from(literal), { maxDepth: 4 }) as JsonString;
+        expect(gated.scan(node.value, { keys: k, chars: node.chars })).toEqual(
+          gated.scan(node.value, { keys: k }),
+        );
+      }),
       { seed: FUZZ_SEED, numRuns: runs(1000) },
     );
   });

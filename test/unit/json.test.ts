@@ -136,6 +136,7 @@ describe('parseJson: valid input', () => {
         start: 0,
         end: enc.encode(text).length,
         value,
+        chars: expect.any(Number),
       });
     }
   });

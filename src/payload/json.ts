@@ -723,15 +723,34 @@ export function walkJson(
 /**
  * The parsed tree as a plain JS value, numbers converted as JSON.parse converts them
  * (precision only matters to the bytes, which are never rebuilt from this value).
- * Object.fromEntries defines keys, so a `__proto__` key stays an ordinary property.
+ * Keys are defined, not assigned, so a `__proto__` key stays an ordinary property.
  * Recursion is bounded by the depth limit the tree was parsed with.
  */
 export function toPlainValue(node: JsonNode): unknown {
   switch (node.kind) {
-    case 'object':
-      return Object.fromEntries(node.members.map((m) => [m.key, toPlainValue(m.value)]));
-    case 'array':
-      return node.items.map(toPlainValue);
+    case 'object': {
+      // As Object.fromEntries would, without an array per member: every key an own data
+      // property, `__proto__` included (an assignment would set the prototype instead).
+      const o: Record<string, unknown> = {};
+      for (const m of node.members) {
+        const v = toPlainValue(m.value);
+        if (m.key === '__proto__')
+          Object.defineProperty(o, m.key, {
+            value: v,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
+        else o[m.key] = v;
+      }
+      return o;
+    }
+    case 'array': {
+      const items = node.items;
+      const a = new Array<unknown>(items.length);
+      for (let i = 0; i < items.length; i++) a[i] = toPlainValue(items[i]!);
+      return a;
+    }
     case 'string':
       return node.value;
     case 'number':

@@ -18,6 +18,8 @@ import {
   toPlainValue,
 } from './payload/json.js';
 import type { Edit, JsonNode, JsonString } from './payload/json.js';
+import { sortSmall } from './detect/index.js';
+import type { DetectorHit } from './detect/index.js';
 import type { CompiledContract } from './policy/contract.js';
 import type { CompiledPolicy, FunctionPlan, RoutePlan } from './policy/compile.js';
 import { decide } from './policy/decide.js';
@@ -85,10 +87,18 @@ export interface Target {
 export interface Collected {
   findings: Finding[];
   targets: Target[];
+  /**
+   * Detector hits of the short strings already scanned in this call, by innermost key and
+   * text: `"user"`, `"text"`, `"tool_use"` come back hundreds of times in a chat. Per call
+   * only, so no value outlives the request.
+   */
+  memo?: Map<string, Map<string, readonly DetectorHit[]>>;
 }
 
 /** How many enclosing key names the detectors get as context. */
 const CONTEXT_KEYS = 3;
+/** Strings up to this length are scanned once per call per innermost key (Collected.memo). */
+const MEMO_MAX_LENGTH = 64;
 
 /**
  * Parse (strictly), locate calls with the route's format, validate each call against its
@@ -157,7 +167,7 @@ export function classifyTree(
   const format = route.format;
   const scan = ADAPTERS[format].scan(root, input.direction, { names: input.names });
   const top: Scope = { bytes, prefix: '' };
-  const out: Collected = { findings: [], targets: [] };
+  const out: Collected = { findings: [], targets: [], memo: new Map() };
   // Nodes already handled (call sites) or not data (definitions): the free-text walk stops there.
   const stop = new Set<JsonNode>([...scan.skip, ...exclude]);
 
@@ -195,7 +205,7 @@ export function classifyTree(
         );
       }
       // Arguments that are not JSON are text: the detectors still see them.
-      scanText(input, top, str, site.path, [], fnName, out);
+      scanText(input, top, str, site.path, undefined, fnName, out);
       continue;
     }
     const scope: Scope = {
@@ -205,9 +215,7 @@ export function classifyTree(
     };
     classifyDocument(input, scope, doc, '', contract, fnName, dir, out);
   }
-  walkStrings(root, '', stop, (node, path, keys) =>
-    scanText(input, top, node, path, keys, undefined, out),
-  );
+  walkStrings(root, stop, (node, loc) => scanText(input, top, node, '', loc, undefined, out));
   return { top, collected: out, names: scan.names };
 }
 
@@ -307,8 +315,8 @@ function classifyDocument(
     }
   }
   // Untagged strings go to the detectors, with their key names as context.
-  walkStrings(doc, basePath, covered, (node, path, keys) =>
-    scanText(input, scope, node, path, keys, fnName, out),
+  walkStrings(doc, covered, (node, loc) =>
+    scanText(input, scope, node, basePath, loc, fnName, out),
   );
 }
 
@@ -335,15 +343,20 @@ function keysOf(loc: Loc | undefined): string[] {
   return keys.reverse();
 }
 
+/** The nearest member name above `loc`; '' when there is none. */
+function innermostKey(loc: Loc | undefined): string {
+  for (let l = loc; l; l = l.up) if (typeof l.seg === 'string') return l.seg;
+  return '';
+}
+
 /**
- * Every string under `node` not under a node of `stop`, with its pointer (computed on demand:
- * most strings have no finding) and nearest keys.
+ * Every string under `node` not under a node of `stop`, with its location (its pointer is
+ * built from it only when needed: most strings have no finding).
  */
 function walkStrings(
   node: JsonNode,
-  path: string,
   stop: ReadonlySet<JsonNode>,
-  visit: (n: JsonString, path: () => string, keys: readonly string[]) => void,
+  visit: (n: JsonString, loc: Loc | undefined) => void,
 ): void {
   // Iterative: depth is bounded by the parser, but a wide body must not recurse per item.
   const nodes: JsonNode[] = [node];
@@ -353,7 +366,7 @@ function walkStrings(
     if (n === undefined) return;
     const loc = locs.pop();
     if (stop.size > 0 && stop.has(n)) continue;
-    if (n.kind === 'string') visit(n, () => pointerOf(path, loc), keysOf(loc));
+    if (n.kind === 'string') visit(n, loc);
     else if (n.kind === 'object') {
       const members = n.members;
       for (let i = members.length - 1; i >= 0; i--) {
@@ -375,16 +388,26 @@ function scanText(
   input: InspectInput,
   scope: Scope,
   node: JsonString,
-  path: string | (() => string),
-  keys: readonly string[],
+  base: string,
+  loc: Loc | undefined,
   fnName: string | undefined,
   out: Collected,
 ): void {
   const detectors = input.route.detectors;
-  if (!detectors || node.value.length === 0) return;
-  const hits = detectors.scan(node.value, { keys });
+  const text = node.value;
+  if (!detectors || text.length === 0) return;
+  let hits: readonly DetectorHit[];
+  if (out.memo && text.length <= MEMO_MAX_LENGTH) {
+    // Only the innermost key is context to the detectors.
+    const key = innermostKey(loc);
+    let byText = out.memo.get(key);
+    if (!byText) out.memo.set(key, (byText = new Map()));
+    const known = byText.get(text);
+    if (known) hits = known;
+    else byText.set(text, (hits = detectors.scan(text, { keys: keysOf(loc), chars: node.chars })));
+  } else hits = detectors.scan(text, { keys: keysOf(loc), chars: node.chars });
   if (hits.length === 0) return;
-  const at = scope.prefix + (typeof path === 'string' ? path : path());
+  const at = scope.prefix + pointerOf(base, loc);
   for (const h of hits) {
     if (h.level === input.policy.levels.lowest) continue;
     const f: Finding = {
@@ -422,6 +445,18 @@ function applyActions(
     Scope,
     Map<JsonString, { start: number; end: number; text: string }[]>
   >();
+  // A token costs an HMAC and an AES-GCM encryption; the same value often comes back many
+  // times in one body (a chat resends its history every turn). Tokens are deterministic, so
+  // one per distinct value and kind; kept for this call only (no values outlive it).
+  const tokens = new Map<string, string>();
+  const replace = (action: Action, f: FindingDecision, original: string): string => {
+    if (action.type !== 'tokenize') return replacementFor(action, f, original, input.tokenizer);
+    const key = `${tokenKind(f)}\0${original}`;
+    let text = tokens.get(key);
+    if (text === undefined)
+      tokens.set(key, (text = replacementFor(action, f, original, input.tokenizer)));
+    return text;
+  };
   findings.forEach((f, i) => {
     const action = actions.get(f);
     const t = targets[i];
@@ -429,7 +464,7 @@ function applyActions(
     if (!action || !t || action.type === 'allow' || action.type === 'hold') return;
     if (t.sub && t.node.kind === 'string') {
       const original = t.node.value.slice(t.sub.start, t.sub.end);
-      const text = replacementFor(action, f, original, input.tokenizer);
+      const text = replace(action, f, original);
       if (text === original) return;
       let byNode = subEdits.get(t.scope);
       if (!byNode) subEdits.set(t.scope, (byNode = new Map()));
@@ -438,7 +473,7 @@ function applyActions(
       byNode.set(t.node, list);
       return;
     }
-    const bytes = encodeJsonString(replacementFor(action, f, valueOf(t), input.tokenizer));
+    const bytes = encodeJsonString(replace(action, f, valueOf(t)));
     // An edit that changes nothing (say, an empty string masked) is no edit: the body then
     // stays the original, and is forwarded as it came (even compressed).
     if (Buffer.compare(bytes, t.scope.bytes.subarray(t.node.start, t.node.end)) === 0) return;
@@ -450,7 +485,8 @@ function applyActions(
   for (const [scope, byNode] of subEdits) {
     const list = valueEdits.get(scope) ?? [];
     for (const [node, subs] of byNode) {
-      subs.sort((a, b) => a.start - b.start);
+      sortSmall(subs, (a, b) => a.start - b.start);
+      if (spliceSubEdits(node, subs, list)) continue;
       let text = '';
       let at = 0;
       for (const s of subs) {
@@ -480,6 +516,52 @@ function applyActions(
   return edits && edits.length > 0 ? applyEdits(top.bytes, edits) : undefined;
 }
 
+/**
+ * Edits for hits inside a string literal that is plain ASCII without escapes (byte length
+ * = UTF-16 length, the common case): each hit's bytes are replaced where they are, instead
+ * of re-encoding the whole string. The result is byte-identical to re-encoding it: such a
+ * literal's bytes are exactly what encodeJsonString gives for its value, and the encoding of
+ * well-formed text is the concatenation of its parts' encodings. False (nothing pushed):
+ * the caller re-encodes the string.
+ */
+function spliceSubEdits(
+  node: JsonString,
+  subs: readonly { start: number; end: number; text: string }[],
+  list: Edit[],
+): boolean {
+  if (node.end - node.start - 2 !== node.value.length) return false;
+  for (const s of subs) if (!isWellFormed(s.text)) return false;
+  let at = 0;
+  const base = node.start + 1;
+  for (const s of subs) {
+    if (s.start < at) continue; // the detectors never overlap; guard anyway
+    list.push({ start: base + s.start, end: base + s.end, replacement: literalContent(s.text) });
+    at = s.end;
+  }
+  return true;
+}
+
+/**
+ * The bytes of `text` inside a JSON string literal (without the quotes). A mask, token or
+ * placeholder is nearly always printable ASCII without `"` or `\\`: its bytes are its
+ * characters, written into a pooled Buffer rather than through TextEncoder.
+ */
+function literalContent(text: string): Uint8Array {
+  let plain = true;
+  for (let i = 0; i < text.length && plain; i++) {
+    const c = text.charCodeAt(i);
+    plain = c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+  }
+  if (plain) return Buffer.from(text, 'latin1');
+  const literal = encodeJsonString(text);
+  return literal.subarray(1, literal.length - 1);
+}
+
+/** String.prototype.isWellFormed (ES2024, Node 20): not in the ES2023 lib the build uses. */
+function isWellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
 export function replacementFor(
   action: Action,
   f: Finding,
@@ -507,8 +589,18 @@ export function replacementFor(
   }
 }
 
+/** tokenKind of a detector's finding, by detector id (trusted configuration, bounded). */
+const DETECTOR_TOKEN_KINDS = new Map<string, string>();
+
 /** `card` in `tok_card_…`: the detector, else the field name, as [a-z0-9]{1,24}. */
 function tokenKind(f: Finding): string {
+  if (f.detector === undefined) return tokenKindOf(f);
+  let kind = DETECTOR_TOKEN_KINDS.get(f.detector);
+  if (kind === undefined) DETECTOR_TOKEN_KINDS.set(f.detector, (kind = tokenKindOf(f)));
+  return kind;
+}
+
+function tokenKindOf(f: Finding): string {
   const kind = fieldLabel(f.path.replace(/^.*#/, ''), f.detector)
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '')
@@ -539,9 +631,9 @@ function detokenize(
   const edits: Edit[] = [];
   const trace: string[] = [];
   const invalid: FindingDecision[] = [];
-  walkStrings(root, '', new Set(), (node, pointer) => {
+  walkStrings(root, new Set(), (node, loc) => {
     if (!node.value.includes('tok_')) return;
-    const path = pointer();
+    const path = pointerOf('', loc);
     // A token inside JSON carried in a string (tool-call arguments) sits in an inner JSON
     // string literal, so its value is escaped for one.
     const inJson = isJsonText(node.value);

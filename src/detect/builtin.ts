@@ -30,6 +30,13 @@ export interface BuiltinSpec {
   context: readonly string[];
   /** Every value it finds holds an ASCII digit: a text without one is not scanned. */
   needsDigit?: boolean;
+  /**
+   * Literal strings (case-sensitive) that every value it finds holds: a text that lacks one
+   * of them is not scanned (one native `indexOf` each instead of a regex over the text).
+   * Each should start with a character prose seldom has (`@`, `_`, `-`): V8 finds a literal
+   * by its first character, so `sk-` would be looked for at every `s`.
+   */
+  requires?: readonly string[];
   compile(): Finder;
 }
 
@@ -373,7 +380,6 @@ function compileDob(): Finder {
     'giu',
   );
   return (env, emit) => {
-    if (!env.anyContext()) return;
     const dates: { start: number; end: number }[] = [];
     eachDigitMatch(env, re, (m) => {
       const n = (i: number): number => Number(m[i]);
@@ -385,6 +391,9 @@ function compileDob(): Finder {
       else ok = calendarDateValid(n(12), monthNumber(m[10] ?? ''), n(11));
       if (ok) dates.push({ start: m.index, end: m.index + m[0].length });
     });
+    // A date only counts with a context word; looking for one in the whole text costs more
+    // than looking for dates in the windows around the digits, so dates come first.
+    if (dates.length === 0 || !env.anyContext()) return;
     withNeighbours(dates, (d, lo, hi) => {
       if (env.context(d.start, d.end, lo, hi)) emit(d.start, d.end, 0.9);
     });
@@ -524,6 +533,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'email',
+    requires: ['@'],
     level: 'internal',
     description: 'E-mail address: local part and DNS-valid domain with an alphabetic TLD',
     context: ['email', 'e-mail', 'mail'],
@@ -540,6 +550,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'ipv4',
+    requires: ['.'],
     needsDigit: true,
     level: 'internal',
     description: 'IPv4 address (valid octets), not after a version word',
@@ -548,6 +559,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'ipv6',
+    requires: [':'],
     level: 'internal',
     description: 'IPv6 address (node:net isIP)',
     context: ['ip', 'address', 'host'],
@@ -574,6 +586,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'github_token',
+    requires: ['_'],
     level: 'restricted',
     description: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)',
     context: [],
@@ -584,6 +597,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'stripe_key',
+    requires: ['_'],
     level: 'restricted',
     description: 'Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, rk_test_)',
     context: [],
@@ -594,6 +608,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'openai_key',
+    requires: ['-'],
     level: 'restricted',
     description: 'OpenAI-style API key (sk-…, sk-proj-…, sk-svcacct-…)',
     context: [],
@@ -604,6 +619,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'anthropic_key',
+    requires: ['-ant-'],
     level: 'restricted',
     description: 'Anthropic API key (sk-ant-api03-…, sk-ant-admin01-…)',
     context: [],
@@ -614,6 +630,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'slack_token',
+    requires: ['xox'],
     level: 'restricted',
     description: 'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-)',
     context: [],
@@ -623,6 +640,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'private_key',
+    requires: ['-----BEGIN '],
     level: 'restricted',
     description: 'PEM private key block (-----BEGIN … PRIVATE KEY----- … END), truncated ones too',
     context: [],
@@ -630,6 +648,7 @@ export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   },
   {
     id: 'jwt',
+    requires: ['.'],
     level: 'restricted',
     description: 'JSON Web Token: three base64url parts whose header decodes to JSON with "alg"',
     context: [],

@@ -9,8 +9,9 @@
 
 import { DEFAULT_LEVELS } from '../policy/levels.js';
 import { BUILTIN_SPECS } from './builtin.js';
+import { CHAR_DIGIT, charBit } from './chars.js';
 import { contextRegExp, digitWindows, nearContext, normalizeKey } from './context.js';
-import type { FindEnv, Finder } from './context.js';
+import type { Emit, FindEnv, Finder } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
 
@@ -31,6 +32,11 @@ export interface DetectorHit {
 /** Enclosing JSON key names, outermost first; the innermost one is context for the value. */
 export interface ScanContext {
   keys: readonly string[];
+  /**
+   * Which of the prefilter characters (chars.ts) the text holds, when the caller read them
+   * already (JsonString.chars); undefined or -1: not known, the scan looks for itself.
+   */
+  chars?: number | undefined;
 }
 
 export interface CompiledDetectors {
@@ -68,6 +74,12 @@ export interface CompileDetectorsOptions {
    * false: they scan the whole text (the tests check both give the same hits).
    */
   digitWindows?: boolean;
+  /**
+   * Default true: a detector whose every value holds some literal (`@` for e-mail, `sk-` for
+   * OpenAI keys…) is not run on a text without it. false: every detector runs on every text
+   * (the tests check both give the same hits).
+   */
+  prefilter?: boolean;
 }
 
 interface Active {
@@ -78,6 +90,10 @@ interface Active {
   finder: Finder;
   minScore: number;
   needsDigit: boolean;
+  /** Literals every value it finds holds (BuiltinSpec.requires); empty: no gate. */
+  requires: readonly string[];
+  /** The chars.ts bits of its digit and of the first characters of its literals. */
+  bits: number;
 }
 
 interface Candidate {
@@ -143,6 +159,8 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       finder: s.compile(),
       minScore: BUILTIN_MIN_SCORE,
       needsDigit: s.needsDigit === true,
+      requires: opts.prefilter === false ? [] : (s.requires ?? []),
+      bits: 0,
     });
   }
   for (const c of custom) {
@@ -158,55 +176,110 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       finder: cc.finder,
       minScore: cc.minScore,
       needsDigit: false,
+      requires: [],
+      bits: 0,
     });
   }
 
-  // The same few key names come back in every payload: normalize each once. Bounded, since
-  // key names come from request data.
-  const keyCache = new Map<string, string>();
-  const normalizedKey = (k: string): string => {
-    let n = keyCache.get(k);
-    if (n === undefined) {
+  // The same few key names come back in every payload: normalize each once, and test it
+  // against every detector's context words once. Bounded, since key names come from request
+  // data.
+  const keyCache = new Map<string, Uint8Array>();
+  const noKey = new Uint8Array(active.length);
+  const keyContexts = (k: string): Uint8Array => {
+    let flags = keyCache.get(k);
+    if (flags === undefined) {
       if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
-      keyCache.set(k, (n = normalizeKey(k)));
+      const n = normalizeKey(k);
+      flags = new Uint8Array(active.length);
+      if (n !== '')
+        for (let i = 0; i < active.length; i++) {
+          const re = active[i]!.contextRe;
+          if (re !== null && re.test(n)) flags[i] = 1;
+        }
+      keyCache.set(k, flags);
     }
-    return n;
+    return flags;
   };
+  const anyDigit = active.some((d) => d.needsDigit);
+  for (const d of active) {
+    d.bits = d.needsDigit ? CHAR_DIGIT : 0;
+    for (const l of d.requires) d.bits |= charBit(l.charCodeAt(0));
+  }
 
   return {
     active: active.map((d) => ({ id: d.id, level: d.level })),
     scan(text: string, ctx: ScanContext): DetectorHit[] {
       if (typeof text !== 'string' || text.length === 0) return [];
       const keys = ctx?.keys ?? [];
-      const key = keys.length > 0 ? normalizedKey(String(keys[keys.length - 1])) : '';
+      const keyFlags = keys.length > 0 ? keyContexts(String(keys[keys.length - 1])) : noKey;
       // Most prose has no digit: the detectors of numbers (cards, IBANs, SSNs, phones, IPs,
       // dates) then have nothing to find, and are not run.
       // Where there are digits, those detectors only scan the windows around them.
-      const firstDigit = text.search(DIGIT);
+      // A caller that read the text already says which prefilter characters it holds.
+      const chars = ctx?.chars !== undefined && ctx.chars >= 0 ? ctx.chars : -1;
+      const firstDigit =
+        anyDigit && (chars < 0 || (chars & CHAR_DIGIT) !== 0) ? text.search(DIGIT) : -1;
       const windows =
         firstDigit >= 0 && opts.digitWindows !== false ? digitWindows(text, firstDigit) : undefined;
       const cands: Candidate[] = [];
-      for (const d of active) {
+      // One environment and one emit per scan, pointed at each detector in turn (finders
+      // are synchronous and keep neither).
+      let d = active[0]!;
+      const env = new Env(text);
+      const emit: Emit = (start, end, score) => {
+        if (start >= 0 && end > start && end <= text.length && score >= d.minScore)
+          cands.push({ d, start, end, score });
+      };
+      for (let i = 0; i < active.length; i++) {
+        d = active[i]!;
         if (d.needsDigit && firstDigit < 0) continue;
-        const re = d.contextRe;
-        const keyContext = re !== null && key !== '' && re.test(key);
-        let any: boolean | undefined;
-        const env: FindEnv = {
-          text,
-          keyContext,
-          anyContext: () => (any ??= keyContext || (re !== null && re.test(text))),
-          context: (start, end, lo, hi) =>
-            keyContext || (re !== null && nearContext(re, text, start, end, lo, hi)),
-          digitWindows: d.needsDigit ? windows : undefined,
-        };
-        d.finder(env, (start, end, score) => {
-          if (start >= 0 && end > start && end <= text.length && score >= d.minScore)
-            cands.push({ d, start, end, score });
-        });
+        if (chars >= 0 && (d.bits & chars) !== d.bits) continue;
+        if (!holdsAll(text, d.requires)) continue;
+        env.reset(keyFlags[i] === 1, d.contextRe, d.needsDigit ? windows : undefined);
+        d.finder(env, emit);
       }
       return resolveOverlaps(cands);
     },
   };
+}
+
+/** Whether `text` holds every one of `literals`. */
+function holdsAll(text: string, literals: readonly string[]): boolean {
+  for (let i = 0; i < literals.length; i++) if (!text.includes(literals[i]!)) return false;
+  return true;
+}
+
+/** What one detector sees of one scan (FindEnv), without a closure per scan. */
+class Env implements FindEnv {
+  keyContext = false;
+  digitWindows: readonly (readonly [number, number])[] | undefined = undefined;
+  private re: RegExp | null = null;
+  private any: boolean | undefined = undefined;
+
+  constructor(readonly text: string) {}
+
+  /** Points the environment at the next detector of the scan. */
+  reset(
+    keyContext: boolean,
+    re: RegExp | null,
+    digitWindows: readonly (readonly [number, number])[] | undefined,
+  ): void {
+    this.keyContext = keyContext;
+    this.re = re;
+    this.digitWindows = digitWindows;
+    this.any = undefined;
+  }
+
+  anyContext(): boolean {
+    return (this.any ??= this.keyContext || (this.re !== null && this.re.test(this.text)));
+  }
+
+  context(start: number, end: number, lo?: number, hi?: number): boolean {
+    return (
+      this.keyContext || (this.re !== null && nearContext(this.re, this.text, start, end, lo, hi))
+    );
+  }
 }
 
 /** Higher level, then longer, then earlier, then id: negative when a beats b. */
@@ -220,9 +293,27 @@ function precedence(a: Candidate, b: Candidate): number {
   );
 }
 
+/**
+ * Sorts in place, stable, like Array.prototype.sort (which it calls for long arrays): a
+ * scan has a handful of candidates, and the built-in sort allocates its work space on
+ * every call.
+ */
+export function sortSmall<T>(a: T[], cmp: (x: T, y: T) => number): void {
+  if (a.length > 16) {
+    a.sort(cmp);
+    return;
+  }
+  for (let i = 1; i < a.length; i++) {
+    const x = a[i]!;
+    let j = i - 1;
+    for (; j >= 0 && cmp(a[j]!, x) > 0; j--) a[j + 1] = a[j]!;
+    a[j + 1] = x;
+  }
+}
+
 function resolveOverlaps(cands: Candidate[]): DetectorHit[] {
   if (cands.length === 0) return [];
-  cands.sort(precedence);
+  sortSmall(cands, precedence);
   // Accepted spans, kept sorted by start; they never overlap each other.
   const kept: Candidate[] = [];
   for (const c of cands) {

@@ -12,6 +12,7 @@
 
 import { Buffer, isUtf8 } from 'node:buffer';
 import { CallguardError } from '../errors.js';
+import { charBit } from '../detect/chars.js';
 import { findInvalidUtf8, utf8SequenceLength } from './utf8.js';
 
 /** Byte offsets [start, end) into the parsed input. */
@@ -43,6 +44,11 @@ export interface JsonArray extends Span {
 export interface JsonString extends Span {
   kind: 'string';
   value: string;
+  /**
+   * Which of the detectors' prefilter characters (detect/chars.ts) the value holds, read
+   * while the string was scanned; -1 when not known (a string with escapes).
+   */
+  chars?: number;
 }
 
 /** A number; `raw` is its exact source spelling (no precision is lost). */
@@ -79,6 +85,22 @@ const PLUS = 0x2b;
 const DOT = 0x2e;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
+
+/**
+ * What a byte means inside a string literal: below SPECIAL, a plain ASCII character and its
+ * prefilter bit (detect/chars.ts, 0 for most); from SPECIAL up, a byte the scan must stop at.
+ */
+const SPECIAL = 0x80;
+const END = 0x81;
+const ESCAPE = 0x82;
+const CONTROL = 0x83;
+const NON_ASCII = 0x84;
+const STRING_BYTE = new Uint8Array(256);
+for (let c = 0x20; c < 0x80; c++) STRING_BYTE[c] = charBit(c);
+for (let c = 0; c < 0x20; c++) STRING_BYTE[c] = CONTROL;
+for (let c = 0x80; c < 0x100; c++) STRING_BYTE[c] = NON_ASCII;
+STRING_BYTE[QUOTE] = END;
+STRING_BYTE[BACKSLASH] = ESCAPE;
 
 /** Objects with more members than this switch duplicate detection from a scan to a Set. */
 const LINEAR_KEY_SCAN_LIMIT = 8;
@@ -153,8 +175,9 @@ class Parser {
   private readonly keySpans: Span[] = [];
   /** Per open object with many members: the set of its keys so far. */
   private readonly keySets: (Set<string> | undefined)[] = [];
-  /** Decoded value of the string most recently scanned. */
+  /** Decoded value of the string most recently scanned, and its JsonString.chars. */
   private str = '';
+  private chars = -1;
   /** True while scanning an object key (errors then belong to the object). */
   private inKey = false;
 
@@ -182,7 +205,7 @@ class Parser {
       const c = b[pos]!;
       if (c === QUOTE) {
         const end = this.scanString(pos);
-        node = { kind: 'string', start: pos, end, value: this.str };
+        node = { kind: 'string', start: pos, end, value: this.str, chars: this.chars };
         pos = end;
       } else if (c === LBRACE) {
         if (stack.length >= this.maxDepth) throw this.tooDeep(pos);
@@ -340,25 +363,32 @@ class Parser {
     const len = this.len;
     let i = start + 1;
     let ascii = true;
+    let chars = 0;
     for (;;) {
       if (i >= len) throw this.syntaxError(start, 'unterminated string');
-      const c = b[i]!;
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) return this.scanEscapedString(start, i);
-      if (c < 0x20) throw this.syntaxError(i, 'unescaped control character in string');
-      if (c >= 0x80) {
-        ascii = false;
-        if (this.badUtf8 >= 0) {
-          const n = utf8SequenceLength(b, i);
-          if (n === 0) throw utf8Error(i, [this.valuePath()]);
-          i += n;
-          continue;
-        }
+      // One table lookup per byte: most bytes of a string are plain ASCII. (UTF-8 sequences
+      // hold no ASCII bytes, so the bits are those of the decoded value.)
+      const t = STRING_BYTE[b[i]!]!;
+      if (t < SPECIAL) {
+        chars |= t;
+        i++;
+        continue;
+      }
+      if (t === END) break;
+      if (t === ESCAPE) return this.scanEscapedString(start, i);
+      if (t === CONTROL) throw this.syntaxError(i, 'unescaped control character in string');
+      ascii = false;
+      if (this.badUtf8 >= 0) {
+        const n = utf8SequenceLength(b, i);
+        if (n === 0) throw utf8Error(i, [this.valuePath()]);
+        i += n;
+        continue;
       }
       i++;
     }
     const s = start + 1;
     this.str = ascii ? this.latin1(s, i) : this.buf.utf8Slice(s, i);
+    this.chars = chars;
     return i + 1;
   }
 
@@ -372,6 +402,10 @@ class Parser {
     for (;;) {
       if (i >= len) throw this.syntaxError(start, 'unterminated string');
       const c = b[i]!;
+      if (STRING_BYTE[c]! < SPECIAL) {
+        i++;
+        continue;
+      }
       if (c === QUOTE) break;
       if (c === BACKSLASH) {
         if (seg < i) out += buf.utf8Slice(seg, i);
@@ -439,6 +473,7 @@ class Parser {
     }
     if (seg < i) out += buf.utf8Slice(seg, i);
     this.str = out;
+    this.chars = -1;
     return i + 1;
   }
 
@@ -688,15 +723,34 @@ export function walkJson(
 /**
  * The parsed tree as a plain JS value, numbers converted as JSON.parse converts them
  * (precision only matters to the bytes, which are never rebuilt from this value).
- * Object.fromEntries defines keys, so a `__proto__` key stays an ordinary property.
+ * Keys are defined, not assigned, so a `__proto__` key stays an ordinary property.
  * Recursion is bounded by the depth limit the tree was parsed with.
  */
 export function toPlainValue(node: JsonNode): unknown {
   switch (node.kind) {
-    case 'object':
-      return Object.fromEntries(node.members.map((m) => [m.key, toPlainValue(m.value)]));
-    case 'array':
-      return node.items.map(toPlainValue);
+    case 'object': {
+      // As Object.fromEntries would, without an array per member: every key an own data
+      // property, `__proto__` included (an assignment would set the prototype instead).
+      const o: Record<string, unknown> = {};
+      for (const m of node.members) {
+        const v = toPlainValue(m.value);
+        if (m.key === '__proto__')
+          Object.defineProperty(o, m.key, {
+            value: v,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
+        else o[m.key] = v;
+      }
+      return o;
+    }
+    case 'array': {
+      const items = node.items;
+      const a = new Array<unknown>(items.length);
+      for (let i = 0; i < items.length; i++) a[i] = toPlainValue(items[i]!);
+      return a;
+    }
     case 'string':
       return node.value;
     case 'number':

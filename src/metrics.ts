@@ -133,17 +133,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
     registers,
   });
 
+  const callOf = children((v) => calls.labels(...v));
+  const decisionOf = children((v) => decisions.labels(...v));
+  const findingOf = children((v) => findings.labels(...v));
+  const phaseOf = children((v) => phases.labels(...v));
+
   const countDecision = (route: string, direction: 'request' | 'response', d?: Decision) => {
     if (!d) return;
-    decisions.inc({ route, direction, action: d.action });
+    decisionOf(route, direction, d.action).inc();
     for (const f of d.findings) {
-      findings.inc({
-        direction: f.direction,
-        level: f.level,
-        detector: f.detector ?? NONE,
-        source: f.source,
-        action: f.action,
-      });
+      findingOf(f.direction, f.level, f.detector ?? NONE, f.source, f.action).inc();
     }
   };
 
@@ -153,11 +152,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
     sessionEnded(r: SessionRecord) {
       const route = r.route ?? NONE;
       const outcome: Outcome = r.outcome;
-      calls.inc({ route, function: r.function ?? NONE, outcome });
+      callOf(route, r.function ?? NONE, outcome).inc();
       countDecision(route, 'request', r.request);
       countDecision(route, 'response', r.response);
     },
-    phase: (phase, seconds) => phases.observe({ phase }, seconds),
+    phase: (phase, seconds) => phaseOf(phase).observe(seconds),
     openStreams: { inc: () => open.inc(), dec: () => open.dec() },
     policyLoaded(p) {
       policyVersion.set(p.version);
@@ -203,4 +202,22 @@ export function meteredSink(metrics: Pick<CallguardMetrics, 'sessionEnded'>, inn
       }
     },
   } satisfies SessionSink;
+}
+
+/**
+ * A labelled metric's children by their label values (in labelNames order), made once:
+ * prom-client otherwise validates and hashes the label object on every increment, several
+ * times per call. Label values come from the policy and fixed sets, so the map stays small.
+ */
+function children<T>(make: (values: string[]) => T): (...values: string[]) => T {
+  const made = new Map<string, T>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = made.get(key);
+    if (child === undefined) {
+      child = make(values);
+      made.set(key, child);
+    }
+    return child;
+  };
 }

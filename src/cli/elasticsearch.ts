@@ -12,67 +12,74 @@ import {
   mkdtempSync,
   readdirSync,
   realpathSync,
-  renameSync,
   rmSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from './envoy.js';
+import { chownTree, ensureSystemUser, installDir, isRoot } from './install.js';
 
 export const ES_VERSION = '8.19.21';
-export const ES_USER = 'callguard-es';
-const ARTIFACT = `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ES_VERSION}:zip`;
+/** The system user Elasticsearch runs as when callguard runs as root (it refuses root). */
+export const DEFAULT_ES_USER = 'callguard-es';
 
-export function esHome(root = PROJECT_ROOT): string {
-  return join(root, '.cache', 'elasticsearch', ES_VERSION);
+/** `CALLGUARD_ES_USER`, else callguard-es. */
+export function esUser(): string {
+  return process.env.CALLGUARD_ES_USER || DEFAULT_ES_USER;
 }
 
-/** The unpacked distribution, fetching it with Maven and unpacking it if needed. */
-export function ensureElasticsearch(
-  log: (line: string) => void = () => {},
-  root = PROJECT_ROOT,
-): string {
-  const home = esHome(root);
-  if (existsSync(join(home, 'bin', 'elasticsearch'))) {
-    ensureUser(home);
-    return home;
+function artifact(version: string): string {
+  return `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${version}:zip`;
+}
+
+export function esHome(root = PROJECT_ROOT, version = ES_VERSION): string {
+  return join(root, '.cache', 'elasticsearch', version);
+}
+
+export interface EsInstallOptions {
+  log?: (line: string) => void;
+  /** The project root whose `.cache/` holds the install. */
+  root?: string;
+  version?: string;
+  /** Who runs it (as root only); default esUser(). */
+  user?: string;
+}
+
+/**
+ * The unpacked distribution, fetched with Maven and unpacked if needed; as root, the system
+ * user that runs it exists and owns it (Elasticsearch writes its keystore there at start).
+ */
+export function ensureElasticsearch(opts: EsInstallOptions = {}): string {
+  const version = opts.version ?? ES_VERSION;
+  const home = esHome(opts.root, version);
+  const valid = (): boolean => existsSync(join(home, 'bin', 'elasticsearch'));
+  if (!valid()) {
+    opts.log?.(`installing Elasticsearch ${version} (Maven: ${artifact(version)}) into ${home}`);
   }
-  log(`installing Elasticsearch ${ES_VERSION} (Maven: ${ARTIFACT}) into ${home}`);
-  const tmp = `${home}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  execFileSync(
-    process.env.MVN ?? 'mvn',
-    ['-q', '-B', 'dependency:copy', `-Dartifact=${ARTIFACT}`, `-DoutputDirectory=${tmp}`],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  const zip = join(tmp, `elasticsearch-${ES_VERSION}.zip`);
-  execFileSync('python3', ['-m', 'zipfile', '-e', zip, tmp], { stdio: 'inherit' });
-  rmSync(zip);
-  const unpacked = join(tmp, `elasticsearch-${ES_VERSION}`);
-  // zipfile does not keep permission bits.
-  for (const f of readdirSync(join(unpacked, 'bin'))) chmodSync(join(unpacked, 'bin', f), 0o755);
-  rmSync(home, { recursive: true, force: true });
-  mkdirSync(dirname(home), { recursive: true });
-  renameSync(unpacked, home);
-  rmSync(tmp, { recursive: true, force: true });
-  ensureUser(home);
+  installDir(home, valid, (tmp) => {
+    execFileSync(
+      process.env.MVN ?? 'mvn',
+      [
+        '-q',
+        '-B',
+        'dependency:copy',
+        `-Dartifact=${artifact(version)}`,
+        `-DoutputDirectory=${tmp}`,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const zip = join(tmp, `elasticsearch-${version}.zip`);
+    execFileSync('python3', ['-m', 'zipfile', '-e', zip, tmp], { stdio: 'inherit' });
+    rmSync(zip);
+    // Move the unpacked tree's contents up into tmp, which becomes `home`.
+    const unpacked = join(tmp, `elasticsearch-${version}`);
+    for (const f of readdirSync(unpacked)) execFileSync('mv', [join(unpacked, f), tmp]);
+    rmSync(unpacked, { recursive: true });
+    // zipfile does not keep permission bits.
+    for (const f of readdirSync(join(tmp, 'bin'))) chmodSync(join(tmp, 'bin', f), 0o755);
+  });
+  if (isRoot()) chownTree(home, ensureSystemUser(opts.user ?? esUser()));
   return home;
-}
-
-/** As root: the system user exists and owns the distribution (config is written at start). */
-function ensureUser(home: string): void {
-  if (process.getuid?.() !== 0) return;
-  if (spawnSync('id', ['-u', ES_USER]).status !== 0) {
-    execFileSync('useradd', [
-      '--system',
-      '--no-create-home',
-      '--shell',
-      '/usr/sbin/nologin',
-      ES_USER,
-    ]);
-  }
-  execFileSync('chown', ['-R', `${ES_USER}:${ES_USER}`, home]);
 }
 
 /** Can the ES user reach `path` (every parent directory traversable)? */
@@ -83,26 +90,24 @@ function reachable(path: string, ids: { uid: number; gid: number }): boolean {
 /**
  * The distribution where the ES user can run it. A checkout under a directory only root
  * may enter (a mktemp'd CI clone, /root) is not reachable: then a copy under the system
- * temporary directory is used.
+ * temporary directory is used, one per version and user id.
  */
-function runnableHome(home: string, ids: { uid: number; gid: number } | undefined): string {
+function runnableHome(
+  home: string,
+  version: string,
+  ids: { uid: number; gid: number } | undefined,
+): string {
   if (!ids || reachable(join(home, 'bin', 'elasticsearch'), ids)) return home;
-  const copy = join(tmpdir(), `callguard-elasticsearch-${ES_VERSION}`);
-  if (!existsSync(join(copy, 'bin', 'elasticsearch'))) {
-    const tmp = `${copy}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    execFileSync('cp', ['-a', home, tmp]);
-    execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, tmp]);
-    renameSync(tmp, copy);
-  }
+  const copy = join(tmpdir(), `callguard-elasticsearch-${version}-${ids.uid}`);
+  installDir(
+    copy,
+    () => existsSync(join(copy, 'bin', 'elasticsearch')),
+    (tmp) => {
+      execFileSync('cp', ['-a', `${home}/.`, tmp]);
+      chownTree(tmp, ids);
+    },
+  );
   return copy;
-}
-
-function userIds(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = Number(execFileSync('id', ['-u', ES_USER], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', ES_USER], { encoding: 'utf8' }).trim());
-  return { uid, gid };
 }
 
 /** JAVA_HOME of the `java` on PATH (ES_JAVA_HOME wins when set). */
@@ -120,7 +125,7 @@ export interface EsProcess {
   stop(): Promise<void>;
 }
 
-export interface EsOptions {
+export interface EsOptions extends EsInstallOptions {
   port: number;
   transportPort: number;
   /** Data and logs go here (created, owned by the ES user); a temporary directory by default. */
@@ -131,15 +136,18 @@ export interface EsOptions {
 
 /** Starts a single-node, security-off Elasticsearch on 127.0.0.1 and waits until it is green. */
 export async function startElasticsearch(opts: EsOptions): Promise<EsProcess> {
-  const ids = userIds();
-  const home = runnableHome(ensureElasticsearch(opts.onLine), ids);
+  // Install first: as root, that also creates the system user the ids below belong to.
+  const version = opts.version ?? ES_VERSION;
+  const installed = ensureElasticsearch({ ...opts, log: opts.log ?? opts.onLine });
+  const ids = isRoot() ? ensureSystemUser(opts.user ?? esUser()) : undefined;
+  const home = runnableHome(installed, version, ids);
   let dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'callguard-es-'));
   if (ids && opts.dataDir && !reachable(dirname(dir), ids)) {
     dir = mkdtempSync(join(tmpdir(), 'callguard-es-'));
   }
   mkdirSync(join(dir, 'data'), { recursive: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  if (ids) execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);
+  if (ids) chownTree(dir, ids);
   const child = spawn(
     join(home, 'bin', 'elasticsearch'),
     [

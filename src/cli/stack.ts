@@ -243,6 +243,12 @@ function ensureDevTokenKey(): void {
   const file = join(PROJECT_ROOT, '.cache', 'dev-token.key');
   if (existsSync(file)) return;
   mkdirSync(join(PROJECT_ROOT, '.cache'), { recursive: true });
-  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  try {
+    // 'wx': a second `npm start` racing this one keeps the key the first one wrote.
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return;
+  }
   say('wrote a random development token key to .cache/dev-token.key');
 }

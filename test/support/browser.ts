@@ -12,13 +12,22 @@ import { PROJECT_ROOT } from '../../src/cli/envoy.js';
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = join(PROJECT_ROOT, 'test-results', 'screenshots');
 
-/** apt-get install chromium when /usr/bin/chromium is missing (the tests run as root). */
+/**
+ * apt-get install chromium when /usr/bin/chromium is missing (the tests run as root). The
+ * package lists are refreshed first (a fresh image has none), and apt waits for the dpkg
+ * lock instead of failing when another install holds it.
+ */
 export function ensureChromium(say: (line: string) => void): void {
   if (existsSync(CHROMIUM)) return;
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `${CHROMIUM} is missing and only root can apt-get install it: run \`apt-get install chromium\``,
+    );
   say('installing Debian chromium for the browser tests (apt-get)');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], {
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  execFileSync('apt-get', [...lock, 'update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'chromium'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env,
   });

@@ -6,13 +6,15 @@
 import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { ensureEnvoy, PROJECT_ROOT } from '../src/cli/envoy.js';
-import { startElasticsearch } from '../src/cli/elasticsearch.js';
+import { esVersion, startElasticsearch } from '../src/cli/elasticsearch.js';
 import { freePort } from './integration/stack.js';
 import { ensureChromium } from './support/browser.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     esUrl: string;
+    /** The Elasticsearch version the run's node reports. */
+    esVersion: string;
   }
 }
 
@@ -22,7 +24,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!existsSync(`${PROJECT_ROOT}dist/cli/main.js`)) {
     throw new Error('dist/ is missing: run `npm run build` (npm test does) before vitest');
   }
+  // A project may name another Elasticsearch (the `elasticsearch-9` project of vitest.config.ts).
+  const version = project.config.env?.CALLGUARD_ES_VERSION ?? esVersion();
   const es = await startElasticsearch({
+    version,
     port: await freePort(),
     transportPort: await freePort(),
     onLine: (line) => {
@@ -30,5 +35,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     },
   });
   project.provide('esUrl', es.url);
+  project.provide('esVersion', version);
   return () => es.stop();
 }

@@ -15,7 +15,8 @@ export type Outcome =
   | 'public' // public route: bodies not inspected
   | 'denied' // refused by callguard (bad input, identity, prohibited field, block)
   | 'error' // callguard failed; the call was refused (fail closed)
-  | 'aborted'; // Envoy ended the stream before a decision
+  | 'aborted' // Envoy ended the stream before a decision
+  | 'envoy_reply'; // Envoy answered the request itself before callguard saw it (e.g. jwt_authn)
 
 /** A body as the record keeps it: the text as forwarded (masked), capped, or why not. */
 export interface AuditBody {
@@ -105,7 +106,15 @@ function summarize(d: Decision) {
 // --- the Elasticsearch document ------------------------------------------------------------
 
 export type SessionDecision =
-  'allowed' | 'modified' | 'public' | 'blocked' | 'held' | 'denied' | 'error' | 'aborted';
+  | 'allowed'
+  | 'modified'
+  | 'public'
+  | 'blocked'
+  | 'held'
+  | 'denied'
+  | 'error'
+  | 'aborted'
+  | 'envoy_reply';
 
 export interface FindingDocument {
   direction: string;

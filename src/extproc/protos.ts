@@ -288,7 +288,7 @@ export interface Address {
 export type HeaderSendMode = 'DEFAULT' | 'SEND' | 'SKIP';
 
 export type BodySendMode =
-  'NONE' | 'STREAMED' | 'BUFFERED' | 'BUFFERED_PARTIAL' | 'FULL_DUPLEX_STREAMED';
+  'NONE' | 'STREAMED' | 'BUFFERED' | 'BUFFERED_PARTIAL' | 'FULL_DUPLEX_STREAMED' | 'GRPC';
 
 /** envoy.extensions.filters.http.ext_proc.v3.ProcessingMode. */
 export interface ProcessingMode {
@@ -411,7 +411,7 @@ export interface ImmediateResponse {
   /** Required. */
   status?: HttpStatus;
   headers?: HeaderMutation;
-  /** `bytes` in Envoy v1.36 (it was once a string): pass a Buffer. */
+  /** `bytes` since Envoy v1.36 (it was once a string): pass a Buffer. */
   body?: Uint8Array;
   grpc_status?: GrpcStatus;
   details?: string;

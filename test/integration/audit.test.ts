@@ -137,6 +137,12 @@ const doc = async (name: string): Promise<Doc> => {
 };
 
 describe('session records in Elasticsearch', () => {
+  it('the node is the Elasticsearch this run names (8.x, or 9.x in the elasticsearch-9 project)', async () => {
+    const info = await es.nodes.info({ node_id: '_local' });
+    const versions = Object.values(info.nodes).map((n) => n.version);
+    expect(versions).toEqual([inject('esVersion')]);
+  });
+
   it('one ECS document per call, with principal, route, findings and masked bodies', async () => {
     const all = await allDocs(es, prefix);
     expect(all.map((d) => d.id).sort()).toEqual(Object.values(sessions).sort());

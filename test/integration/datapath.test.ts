@@ -1,10 +1,12 @@
 // The data path through the real Envoy: masking, redaction, prohibited fields, routes,
-// identity (development header), byte preservation and the session record.
+// identity (development header), byte preservation and the session record. Runs on the
+// default Envoy and again on the oldest supported one (vitest.config.ts, `envoy-oldest`).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { framing, http, logLines, postJson, sessionRecord, startStack } from './stack.js';
 import type { LoggedSession, Stack } from './stack.js';
 import { DEMO_RESPONSES } from '../../src/cli/demo-upstream.js';
+import { envoyVersion } from '../../src/cli/envoy.js';
 
 let stack: Stack;
 const agents = { 'x-callguard-dev-groups': 'agents' };
@@ -14,6 +16,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.stop();
+});
+
+it('runs on the Envoy version this project run names', async () => {
+  const info = JSON.parse((await http(`${stack.envoyAdmin}/server_info`)).body.toString()) as {
+    version: string;
+  };
+  expect(info.version).toContain(`/${envoyVersion()}/`);
 });
 
 function lastReceived() {

@@ -246,7 +246,13 @@ describe('Envoy jwt_authn in front of ext_proc', () => {
     const before = stack.upstream.received.length;
     const r = await postJson(`${stack.url}/functions/pay`, '{"amount":1}', {});
     expect(r.status).toBe(401);
+    // jwt_authn's own answer reaches the client unchanged, not a callguard error.
+    expect(r.body.toString()).toBe('Jwt is missing');
     expect(stack.upstream.received.length).toBe(before);
+    // Since Envoy 1.38 the reply also passes ext_proc's response path: callguard passes it
+    // on and records it (Envoy 1.36 never showed it to callguard).
+    const rec = await sessionRecord(stack, r.headers['x-callguard-session'] as string);
+    expect(rec).toMatchObject({ outcome: 'envoy_reply', upstream_status: 401 });
   });
 });
 

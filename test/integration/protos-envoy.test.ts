@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ENVOY_VERSION, envoyBinary } from '../../src/cli/envoy.js';
+import { ENVOY_VERSION, envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
 import { loadPackageDefinition } from '../../src/extproc/protos.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -8,7 +8,7 @@ import { loadPackageDefinition } from '../../src/extproc/protos.js';
 // embeds the serialized FileDescriptorProto of every .proto it was built with, so this checks
 // every message, field, enum and method we kept against exactly what the pinned Envoy uses.
 
-const ENVOY_BIN = envoyBinary();
+const ENVOY_BIN = envoyBinary(PROJECT_ROOT, ENVOY_VERSION);
 
 /** The upstream files holding each package we define (as Envoy names them internally). */
 const UPSTREAM_FILES: Record<string, string[]> = {

@@ -150,6 +150,7 @@ const DECISIONS = [
   'denied',
   'error',
   'aborted',
+  'envoy_reply',
 ];
 
 function field(

@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { CallguardError, errorBody } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { inspect } from '../engine.js';
-import { StreamInspector } from '../streaming.js';
+import { inspect } from '../engine/index.js';
+import { StreamInspector } from '../engine/index.js';
 import { payloadHash } from '../approval/canonical.js';
 import type { ApprovalService } from '../approval/service.js';
 import { ApprovalError } from '../approval/ticket.js';

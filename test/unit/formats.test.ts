@@ -4,8 +4,8 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspect } from '../../src/engine.js';
-import type { InspectInput } from '../../src/engine.js';
+import { inspect } from '../../src/engine/index.js';
+import type { InspectInput } from '../../src/engine/index.js';
 import { Tokenizer } from '../../src/enforce/tokenize.js';
 import { CallguardError } from '../../src/errors.js';
 import { loadPolicy } from '../../src/policy/load.js';

@@ -7,6 +7,7 @@ import {
   jsonPointer,
   parseJson,
   toPlainValue,
+  pointerOf,
   walkJson,
 } from '../../src/payload/json.js';
 import type { JsonNode, Span } from '../../src/payload/json.js';
@@ -386,9 +387,9 @@ describe('parseJson: depth limit', () => {
     const root = parseJson(bytes, { maxDepth: depth });
     let visited = 0;
     let deepestPath = '';
-    walkJson(root, (node, path) => {
+    walkJson(root, (node, loc) => {
       visited++;
-      if (node.kind === 'string') deepestPath = path;
+      if (node.kind === 'string') deepestPath = pointerOf(loc);
     });
     expect(visited).toBe(depth + 1);
     expect(deepestPath).toBe('/0'.repeat(depth));
@@ -516,8 +517,8 @@ describe('walkJson', () => {
 
   it('visits every node depth-first in document order with its pointer', () => {
     const seen: [string, string][] = [];
-    walkJson(root, (node, path) => {
-      seen.push([path, node.kind]);
+    walkJson(root, (node, loc) => {
+      seen.push([pointerOf(loc), node.kind]);
     });
     expect(seen).toEqual([
       ['', 'object'],
@@ -533,7 +534,8 @@ describe('walkJson', () => {
 
   it('skips the children of a node when visit returns false', () => {
     const seen: string[] = [];
-    walkJson(root, (_node, path) => {
+    walkJson(root, (_node, loc) => {
+      const path = pointerOf(loc);
       seen.push(path);
       return path !== '/a';
     });

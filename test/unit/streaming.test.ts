@@ -9,7 +9,7 @@ import { Tokenizer } from '../../src/enforce/tokenize.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import type { Principal } from '../../src/policy/types.js';
 import { parseEvent, SseSplitter } from '../../src/payload/sse.js';
-import { StreamInspector } from '../../src/streaming.js';
+import { StreamInspector } from '../../src/engine/index.js';
 import { runs } from '../support/fuzz.js';
 
 const policy = loadPolicy([join(import.meta.dirname, '../../policies')]);

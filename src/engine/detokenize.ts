@@ -4,7 +4,14 @@
 
 import { TOKEN_IN_TEXT, TokenError } from '../enforce/tokenize.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
-import { applyEdits, encodeJsonString, parseJson, pointerOf, walkJson } from '../payload/json.js';
+import {
+  applyEdits,
+  encodeJsonString,
+  isJsonDocument,
+  parseJson,
+  pointerOf,
+  walkJson,
+} from '../payload/json.js';
 import type { Edit } from '../payload/json.js';
 import type { FindingDecision } from '../policy/types.js';
 
@@ -27,8 +34,9 @@ export function detokenize(
     if (node.kind !== 'string' || !node.value.includes('tok_')) return;
     const path = pointerOf(loc);
     // A token inside JSON carried in a string (tool-call arguments) sits in an inner JSON
-    // string literal, so its value is escaped for one.
-    const inJson = isJsonText(node.value);
+    // string literal, so its value is escaped for one. Whether the string is JSON is the
+    // strict reader's verdict, the one the format adapters and the rest of the engine use.
+    const inJson = isJsonDocument(node.value);
     let changed = false;
     const text = node.value.replace(TOKEN_IN_TEXT, (tok) => {
       try {
@@ -57,15 +65,4 @@ export function detokenize(
       edits.push({ start: node.start, end: node.end, replacement: encodeJsonString(text) });
   });
   return { body: edits.length > 0 ? applyEdits(body, edits) : body, trace, invalid };
-}
-
-function isJsonText(s: string): boolean {
-  const c = s.trimStart()[0];
-  if (c !== '{' && c !== '[') return false;
-  try {
-    JSON.parse(s);
-    return true;
-  } catch {
-    return false;
-  }
 }

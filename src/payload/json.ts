@@ -741,6 +741,31 @@ export function walkJson(
 }
 
 /**
+ * True when `text` is, whole, a JSON object or array (surrounding JSON whitespace allowed)
+ * by this strict reader: a tool result or a string value that is a document rather than
+ * prose. The one verdict the gateway uses, so no second parser can read the same text
+ * differently. Read without a depth limit (the reader is iterative); whoever edits inside
+ * the document re-reads it with its own limit and treats what it cannot read as text.
+ */
+export function isJsonDocument(text: string): boolean {
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  const first = text.charCodeAt(i);
+  if (first !== LBRACE && first !== LBRACKET) return false;
+  try {
+    const doc = parseJson(Buffer.from(text, 'utf8'), { maxDepth: Number.MAX_SAFE_INTEGER });
+    return doc.kind === 'object' || doc.kind === 'array';
+  } catch (err) {
+    if (err instanceof CallguardError) return false;
+    throw err;
+  }
+}
+
+/**
  * The parsed tree as a plain JS value, numbers converted as JSON.parse converts them
  * (precision only matters to the bytes, which are never rebuilt from this value).
  * Keys are defined, not assigned, so a `__proto__` key stays an ordinary property.

@@ -4,6 +4,7 @@ import {
   appendPointer,
   applyEdits,
   encodeJsonString,
+  isJsonDocument,
   jsonPointer,
   parseJson,
   toPlainValue,
@@ -540,5 +541,23 @@ describe('walkJson', () => {
       return path !== '/a';
     });
     expect(seen).toEqual(['', '/a', '/d', '/d/e', '/']);
+  });
+});
+
+describe('isJsonDocument', () => {
+  it('is true for an object or array the strict reader reads whole, at any depth', () => {
+    expect(isJsonDocument('{"a":1}')).toBe(true);
+    expect(isJsonDocument(' \n[1, {"b": [2]}]\t')).toBe(true);
+    expect(isJsonDocument('['.repeat(5000) + ']'.repeat(5000))).toBe(true);
+  });
+
+  it('is false for scalars, prose, and what only a lenient parser reads', () => {
+    for (const s of ['"a"', '12', 'null', '', '[1] see note', '{"a":1} trailing']) {
+      expect(isJsonDocument(s), s).toBe(false);
+    }
+    // JSON.parse reads both; the gateway refuses both (parser differentials).
+    expect(JSON.parse('{"a":1,"a":2}')).toEqual({ a: 2 });
+    expect(isJsonDocument('{"a":1,"a":2}')).toBe(false);
+    expect(isJsonDocument('["\\ud800"]')).toBe(false);
   });
 });

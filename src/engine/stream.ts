@@ -6,7 +6,7 @@
 // spaces, an open PEM block), bounded; everything before it is released at once. Pure: bytes
 // in, bytes out, no I/O.
 
-import { CallguardError } from '../errors.js';
+import { CallguardError, errorBody } from '../errors.js';
 import { eventDeltas } from '../payload/formats/deltas.js';
 import type { Delta } from '../payload/formats/deltas.js';
 import { applyEdits, encodeJsonString, parseJson } from '../payload/json.js';
@@ -21,7 +21,10 @@ import { judge, refusal, settle } from './settle.js';
 import type { InspectInput } from './types.js';
 
 /** What a stream inspector works with: an inspection's input without a body. */
-export type StreamInput = Omit<InspectInput, 'body'>;
+export interface StreamInput extends Omit<InspectInput, 'body'> {
+  /** The exchange's session id, named in the error event of a stopped stream. */
+  sessionId?: string | undefined;
+}
 
 export interface StreamLimits {
   /** Longest event (bytes) accepted before the stream is refused. */
@@ -146,10 +149,8 @@ export class StreamInspector {
     this.trace.push(`stream stopped: ${err.code}`);
     // Nothing held is released: it may hold the value the policy refuses.
     this.queue.length = 0;
-    const body = JSON.stringify({
-      error: { code: err.code, message: err.message, paths: err.paths, rule: err.rule },
-    });
-    return { body: errorEvent(body), stopped: true };
+    const { body } = errorBody(err, this.input.sessionId ?? '');
+    return { body: errorEvent(JSON.stringify(body)), stopped: true };
   }
 
   private accept(e: SseEvent): void {

@@ -5,7 +5,6 @@
 
 import { randomUUID } from 'node:crypto';
 import { CallguardError, errorBody } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
 import { inspect } from '../engine/index.js';
 import { StreamInspector } from '../engine/index.js';
 import { payloadHash } from '../approval/canonical.js';
@@ -274,6 +273,7 @@ export class Exchange {
           maxDepth: this.deps.config.limits.max_depth,
           tokenizer: this.deps.tokenizer,
           names: this.names,
+          sessionId: this.id,
         }),
       };
       return {
@@ -498,7 +498,7 @@ export class Exchange {
         return;
       } catch (e) {
         if (e instanceof ApprovalError) {
-          throw new CallguardError(e.code as ErrorCode, e.message, {
+          throw new CallguardError(e.code, e.message, {
             paths: heldPaths,
             rule: heldRules,
             extra: { approval_id: id },
@@ -543,7 +543,7 @@ export class Exchange {
     if (left > 0) {
       const down = (e: unknown) => {
         if (e instanceof ApprovalError) {
-          throw new CallguardError(e.code as ErrorCode, e.message, {
+          throw new CallguardError(e.code, e.message, {
             paths: heldPaths,
             rule: heldRules,
             extra: { approval_id: ticket.id },

@@ -27,7 +27,6 @@ export function judge(
   findings: Finding[],
   valueAt: (i: number) => string,
   what: string,
-  status?: number,
 ): Judged {
   const { decision, actions } = decide(
     findings,
@@ -41,7 +40,7 @@ export function judge(
     decision.findings.forEach((f, i) => (f.fingerprint = fp(valueAt(i))));
   }
   if (decision.action === 'block') {
-    throw refusal(decision, 'block', `${what} carries values the policy blocks`, status);
+    throw refusal(decision, 'block', `${what} carries values the policy blocks`);
   }
   return { decision, actions };
 }
@@ -51,14 +50,12 @@ export function refusal(
   decision: Decision,
   action: 'block' | 'hold',
   message: string,
-  status?: number,
 ): CallguardError {
   const chosen = decision.findings.filter((f) => f.action === action);
   return new CallguardError('blocked', message, {
     paths: [...new Set(chosen.map((f) => f.path))],
     rule: [...new Set(chosen.map((f) => f.rule))].join(','),
     decision, // for the audit record: the findings of a refused body
-    status,
   });
 }
 

@@ -141,10 +141,11 @@ export class StreamInspector {
     else if (e instanceof RangeError)
       err = new CallguardError('body_too_large', 'an event of the stream is too large', {
         rule: 'limits.max_body_bytes',
-        status: 502,
       });
     else throw e;
     this.error = err;
+    // The findings that stopped the stream are the stream's findings too (audit, search).
+    if (err.decision) this.record(err.decision);
     this.action = 'block';
     this.trace.push(`stream stopped: ${err.code}`);
     // Nothing held is released: it may hold the value the policy refuses.
@@ -333,7 +334,6 @@ export class StreamInspector {
       findings,
       (i) => ch.text.slice(hits[i]!.start - ch.base, hits[i]!.end - ch.base),
       'the streamed answer',
-      502,
     );
     refuseHold(decision);
     this.record(decision);
@@ -431,5 +431,5 @@ function isDigitLike(c: number): boolean {
 /** A stream cannot wait for an approval: a value the policy holds stops it (fail closed). */
 function refuseHold(d: Decision): void {
   if (d.action === 'hold')
-    throw refusal(d, 'hold', 'a streamed answer cannot wait for an approval', 502);
+    throw refusal(d, 'hold', 'a streamed answer cannot wait for an approval');
 }

@@ -5,8 +5,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { CallguardError, errorBody } from '../errors.js';
-import { inspect } from '../engine/index.js';
-import { StreamInspector } from '../engine/index.js';
+import { inspect, StreamInspector } from '../engine/index.js';
+import type { InspectInput } from '../engine/index.js';
 import { payloadHash } from '../approval/canonical.js';
 import type { ApprovalService } from '../approval/service.js';
 import { ApprovalError } from '../approval/ticket.js';
@@ -265,14 +265,7 @@ export class Exchange {
         encoding: 'identity',
         inspect: true,
         stream: new StreamInspector({
-          policy: this.policy,
-          route: this.route,
-          fn: this.fn,
-          principal: this.principal,
-          direction: 'response',
-          maxDepth: this.deps.config.limits.max_depth,
-          tokenizer: this.deps.tokenizer,
-          names: this.names,
+          ...this.engineInput(this.policy, this.route, 'response'),
           sessionId: this.id,
         }),
       };
@@ -299,7 +292,7 @@ export class Exchange {
     this.res.decision = stream.decision();
     if (out.stopped && stream.error && !this.error) {
       this.outcome = 'denied';
-      const e = stream.error;
+      const e = answerRefused(stream.error);
       this.error = { code: e.code, status: e.status, paths: e.paths, rule: e.rule ?? null };
     }
     if (stream.changed) this.modified = true;
@@ -312,6 +305,28 @@ export class Exchange {
             out.body.length > 0 ? { body: Buffer.from(out.body) } : { clear_body: true },
         },
       },
+    };
+  }
+
+  /**
+   * What the engine is given for one side, the same for a whole body and for a stream: the
+   * policy and route, the caller, the limits, and the keyed fingerprint.
+   */
+  private engineInput(
+    policy: CompiledPolicy,
+    route: RoutePlan,
+    direction: Direction,
+  ): Omit<InspectInput, 'body'> {
+    return {
+      policy,
+      route,
+      fn: this.fn,
+      principal: this.principal,
+      direction,
+      maxDepth: this.deps.config.limits.max_depth,
+      tokenizer: this.deps.tokenizer,
+      names: this.names,
+      fingerprint: this.deps.fingerprint,
     };
   }
 
@@ -379,26 +394,11 @@ export class Exchange {
     const body = decodeBody(raw, side.encoding, limit);
     let result;
     try {
-      result = inspect({
-        policy: this.policy,
-        route: this.route,
-        fn: this.fn,
-        principal: this.principal,
-        direction,
-        body,
-        maxDepth: this.deps.config.limits.max_depth,
-        tokenizer: this.deps.tokenizer,
-        names: this.names,
-        ...(this.deps.fingerprint ? { fingerprint: this.deps.fingerprint } : {}),
-      });
+      result = inspect({ ...this.engineInput(this.policy, this.route, direction), body });
     } catch (e) {
       // A refused body's findings still belong in the record (paths, levels, fingerprints).
       if (e instanceof CallguardError && e.decision) side.decision = e.decision;
-      if (e instanceof CallguardError && direction === 'response' && e.status < 500) {
-        // The caller did nothing wrong: a response the policy refuses is a bad gateway.
-        throw new CallguardError(e.code, e.message, { paths: e.paths, rule: e.rule, status: 502 });
-      }
-      throw e;
+      throw direction === 'response' ? answerRefused(e) : e;
     }
     if (direction === 'request') this.names = result.names;
     if (result.decision.action === 'hold') {
@@ -662,6 +662,16 @@ export class Exchange {
     this.deps.sink.submit(record);
     return record;
   }
+}
+
+/**
+ * A refused response, streamed or whole, wherever the value was: the caller did nothing
+ * wrong, so it is a bad gateway (502) with the same code.
+ */
+function answerRefused(e: CallguardError): CallguardError;
+function answerRefused(e: unknown): unknown;
+function answerRefused(e: unknown): unknown {
+  return e instanceof CallguardError && e.status < 500 ? e.withStatus(502) : e;
 }
 
 function isEventStream(h: Headers): boolean {

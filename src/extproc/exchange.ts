@@ -7,11 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { CallguardError, errorBody } from '../errors.js';
 import { inspect, StreamInspector } from '../engine/index.js';
 import type { InspectInput } from '../engine/index.js';
-import { payloadHash } from '../approval/canonical.js';
+import { approvalGate, approvalSummary } from '../approval/gate.js';
 import type { ApprovalService } from '../approval/service.js';
-import { ApprovalError } from '../approval/ticket.js';
-import type { ApprovalSummary, Ticket } from '../approval/ticket.js';
-import { parseJson } from '../payload/json.js';
+import type { ApprovalSummary } from '../approval/ticket.js';
 import type { CompiledPolicy, FunctionPlan, RoutePlan } from '../policy/compile.js';
 import { selectRoute } from '../policy/routes.js';
 import { ANONYMOUS } from '../policy/types.js';
@@ -41,8 +39,6 @@ import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } f
 export const SESSION_HEADER = 'x-callguard-session';
 /** Methods whose calls carry a body when a request contract applies. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-/** Time allowed for the approval store beyond a hold's wait (Envoy's timer is extended by it). */
-const STORE_MARGIN_MS = 8000;
 /** A caller's retry of a held call names its approval here. */
 export const APPROVAL_HEADER = 'x-callguard-approval';
 
@@ -74,6 +70,8 @@ interface Side {
 
 export class Exchange {
   readonly id: string;
+  /** The injectable clock (ms): the exchange's times and an approval's wait. */
+  private readonly now: () => number;
   private readonly started: number;
   private logger: Logger | undefined;
   private policy: CompiledPolicy | undefined;
@@ -106,7 +104,8 @@ export class Exchange {
 
   constructor(private readonly deps: ExchangeDeps) {
     this.id = (deps.newId ?? randomUUID)();
-    this.started = (deps.now ?? Date.now)();
+    this.now = deps.now ?? Date.now;
+    this.started = this.now();
   }
 
   /**
@@ -411,7 +410,36 @@ export class Exchange {
         });
       }
       side.decision = result.decision;
-      await this.approve(body, result, interim);
+      const outcome = await approvalGate(
+        {
+          principal: this.principal,
+          route: this.route.name,
+          fn: this.fn?.name,
+          sessionId: this.id,
+          method: this.method ?? '',
+          path: (this.path ?? '').split('?')[0] as string,
+          body,
+          maxDepth: this.deps.config.limits.max_depth,
+          decision: result.decision,
+          previews: result.previews,
+          approvalId: this.approvalId,
+        },
+        {
+          approvals: this.deps.approvals,
+          maxWaitMs: this.deps.config.approvals.max_wait_ms,
+          now: this.now,
+          log: this.log,
+          extendTimer: (ms) =>
+            interim({
+              override_message_timeout: {
+                seconds: Math.floor(ms / 1000),
+                nanos: (ms % 1000) * 1e6,
+              },
+            }),
+        },
+      );
+      if (outcome.ticket) this.approval = approvalSummary(outcome.ticket);
+      if (!outcome.pass) throw outcome.error;
     }
     side.decision = {
       ...result.decision,
@@ -452,141 +480,6 @@ export class Exchange {
     };
   }
 
-  /**
-   * A held call goes on only with an approval for exactly it: the retry's ticket, or one
-   * approved while the request waits in line. Otherwise a ticket is made and the caller is
-   * told to come back (403 approval_required). Returns when the call may go on.
-   */
-  private async approve(
-    body: Uint8Array,
-    result: ReturnType<typeof inspect>,
-    interim: (r: ProcessingResponse) => void,
-  ): Promise<void> {
-    const approvals = this.deps.approvals;
-    const hold = result.decision.hold;
-    const route = this.route as RoutePlan;
-    const heldPaths = result.decision.findings
-      .filter((f) => f.action === 'hold')
-      .map((f) => f.path);
-    const heldRules = [
-      ...new Set(result.decision.findings.filter((f) => f.action === 'hold').map((f) => f.rule)),
-    ].join(',');
-    if (!approvals || !hold) {
-      throw new CallguardError(
-        'approval_unavailable',
-        'the call needs an approval, and no approval store is configured',
-        {
-          paths: heldPaths,
-          rule: heldRules,
-        },
-      );
-    }
-    const payloadSha256 = payloadHash(
-      parseJson(body, { maxDepth: this.deps.config.limits.max_depth }),
-    );
-    const context = {
-      principal: this.principal,
-      route: route.name,
-      fn: this.fn?.name,
-      payloadSha256,
-      sessionId: this.id,
-    };
-    if (this.approvalId) {
-      const id = this.approvalId;
-      try {
-        this.noteApproval(await approvals.redeem(id, context));
-        return;
-      } catch (e) {
-        if (e instanceof ApprovalError) {
-          throw new CallguardError(e.code, e.message, {
-            paths: heldPaths,
-            rule: heldRules,
-            extra: { approval_id: id },
-          });
-        }
-        throw storeDown(e, heldPaths, heldRules, this.log);
-      }
-    }
-    // Making the ticket (and any wait) can outlast Envoy's message_timeout: extend it first,
-    // by the wait plus a margin for the store (Envoy caps it at max_message_timeout).
-    const wait = Math.min(hold.wait_ms, this.deps.config.approvals.max_wait_ms);
-    const started = Date.now();
-    const extend = wait + STORE_MARGIN_MS;
-    interim({
-      override_message_timeout: {
-        seconds: Math.floor(extend / 1000),
-        nanos: (extend % 1000) * 1e6,
-      },
-    });
-    const ticket = await approvals
-      .hold({
-        ...context,
-        hold,
-        method: this.method ?? '',
-        path: (this.path ?? '').split('?')[0] as string,
-        findings: result.decision.findings
-          .filter((f) => f.action === 'hold')
-          .map((f) => ({
-            path: f.path,
-            level: f.level,
-            ...(f.detector ? { detector: f.detector } : {}),
-            action: f.action,
-            rule: f.rule,
-            masked: result.previews.get(f) ?? '',
-          })),
-      })
-      .catch((e: unknown) => {
-        throw storeDown(e, heldPaths, heldRules, this.log);
-      });
-    this.noteApproval(ticket);
-    const left = wait - (Date.now() - started);
-    if (left > 0) {
-      const down = (e: unknown) => {
-        if (e instanceof ApprovalError) {
-          throw new CallguardError(e.code, e.message, {
-            paths: heldPaths,
-            rule: heldRules,
-            extra: { approval_id: ticket.id },
-          });
-        }
-        throw storeDown(e, heldPaths, heldRules, this.log);
-      };
-      const t = await approvals.waitForDecision(ticket.id, left).catch(down);
-      if (t?.state === 'approved') {
-        this.noteApproval(await approvals.redeem(ticket.id, context).catch(down));
-        return;
-      }
-      if (t) this.noteApproval(t);
-    }
-    const links = approvals.links(ticket.id);
-    throw new CallguardError(
-      'approval_required',
-      'the call is held for an approval; retry with x-callguard-approval once approved',
-      {
-        paths: heldPaths,
-        rule: heldRules,
-        extra: { approval_id: ticket.id, status_url: links.status, expires_at: ticket.expires_at },
-      },
-    );
-  }
-
-  private noteApproval(t: Ticket): void {
-    const a: ApprovalSummary = {
-      id: t.id,
-      state: t.state,
-      held_session_id: t.session_id,
-      held_at: t.created_at,
-      approved_by: t.approvals.map((r) => ({
-        reviewer: r.reviewer,
-        at: r.at,
-        break_glass: r.break_glass,
-      })),
-    };
-    if (t.rejection) a.rejected_by = t.rejection.reviewer;
-    if (t.used) a.used_at = t.used.at;
-    this.approval = a;
-  }
-
   /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */
   refuse(e: unknown): ProcessingResponse {
     if (!(e instanceof CallguardError)) this.log.error({ err: safeError(e) }, 'exchange failed');
@@ -623,7 +516,7 @@ export class Exchange {
     const record: SessionRecord = {
       session_id: this.id,
       started_at: new Date(this.started).toISOString(),
-      duration_ms: (this.deps.now ?? Date.now)() - this.started,
+      duration_ms: this.now() - this.started,
       principal: {
         subject: this.principal.subject,
         groups: this.principal.groups,
@@ -676,17 +569,4 @@ function answerRefused(e: unknown): unknown {
 
 function isEventStream(h: Headers): boolean {
   return parseContentType(h.get('content-type'))?.type === 'text/event-stream';
-}
-
-/** The approval store failed (Elasticsearch down or slow): the held call is refused, 503. */
-function storeDown(e: unknown, paths: string[], rule: string, log: Logger): CallguardError {
-  log.warn({ err: safeError(e) }, 'approval store unavailable');
-  return new CallguardError(
-    'approval_unavailable',
-    'the approval store is unavailable; try again later',
-    {
-      paths,
-      rule,
-    },
-  );
 }

@@ -202,3 +202,205 @@ describe('a streamed answer', () => {
     );
   });
 });
+
+/** The JSON error of an immediate response, and its status and headers. */
+function refusalOf(a: ProcessingResponse) {
+  const r = a.immediate_response!;
+  const headers = Object.fromEntries(
+    (r.headers?.set_headers ?? []).map((h) => [
+      h.header?.key,
+      Buffer.from(h.header?.raw_value ?? []).toString(),
+    ]),
+  );
+  const json = JSON.parse(Buffer.from(r.body ?? []).toString()) as {
+    error: Record<string, unknown>;
+  };
+  return { status: r.status?.code, headers, error: json.error };
+}
+
+describe('a whole body', () => {
+  it('is masked and forwarded with its length; the record keeps every fact of the exchange', async () => {
+    const { ex, records } = harness();
+    const h = headers({
+      ':method': 'POST',
+      ':path': '/v1/chat/completions?stream=false',
+      ':authority': 'api.example',
+      'x-request-id': 'trace-1',
+      'content-type': 'application/json',
+      'x-dev-groups': 'agents',
+      'x-dev-groups-user': 'ada',
+    });
+    const sent = `{"model":"m","messages":[{"role":"user","content":"card ${CARD} ok"}]}`;
+    const first = await ex.handle({ request_headers: h });
+    expect(first.request_headers?.response?.header_mutation?.remove_headers).toContain(
+      'x-callguard-approval',
+    );
+    const a = await ex.handle({ request_body: body(sent) });
+    const out = Buffer.from(a.request_body!.response!.body_mutation!.body!).toString();
+    expect(out).toBe(sent.replace(CARD, '**** **** **** 4242'));
+    expect(a.request_body?.response?.header_mutation?.set_headers).toEqual([
+      expect.objectContaining({
+        header: { key: 'content-length', raw_value: Buffer.from(String(out.length)) },
+      }),
+    ]);
+    await ex.handle({
+      response_headers: headers({ ':status': '200', 'content-type': 'application/json' }),
+    });
+    await ex.handle({ response_body: body('{"choices":[]}') });
+    expect(ex.complete).toBe(true);
+    ex.finish(false);
+    expect(ex.finish(false)).toBeUndefined(); // once
+    expect(records).toHaveLength(1);
+    const r = records[0]!;
+    expect(r).toMatchObject({
+      session_id: 'sess-1',
+      started_at: '2026-11-28T10:00:00.005Z',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      authority: 'api.example',
+      trace_id: 'trace-1',
+      route: 'chat',
+      route_via: 'path',
+      format: 'openai-chat',
+      principal: { subject: 'ada', groups: ['agents'], authMethod: 'dev-header' },
+      outcome: 'modified',
+      upstream_status: 200,
+      max_level: 'confidential',
+      request: {
+        action: 'mask',
+        trace: expect.arrayContaining(['caller ada via dev-header, groups [agents]']),
+      },
+      response: { action: 'allow', findings: [] },
+      request_body: { text: out, bytes: out.length, truncated: false },
+      response_body: { text: '{"choices":[]}' },
+    });
+    expect(r.duration_ms).toBeGreaterThan(0);
+    expect(r.request?.findings[0]).toMatchObject({
+      path: '/messages/0/content',
+      detector: 'card',
+      fingerprint: fingerprinter.of(CARD),
+    });
+    expect(JSON.stringify(r)).not.toContain(CARD);
+  });
+
+  it('a blocked value is refused with its path and rule; the record keeps the findings', async () => {
+    const { ex, records } = harness();
+    await ex.handle({ request_headers: CHAT });
+    const a = await ex.handle({
+      request_body: body(`{"messages":[{"role":"user","content":"to ${IBAN}"}]}`),
+    });
+    const r = refusalOf(a);
+    expect(r.status).toBe(403);
+    expect(r.headers).toEqual({
+      'content-type': 'application/json',
+      'x-callguard-session': 'sess-1',
+    });
+    expect(r.error).toEqual({
+      code: 'blocked',
+      message: 'request carries values the policy blocks',
+      paths: ['/messages/0/content'],
+      rule: 'iban-blocked',
+      session_id: 'sess-1',
+    });
+    expect(ex.complete).toBe(true);
+    ex.finish(false);
+    expect(records[0]).toMatchObject({
+      outcome: 'denied',
+      error: { code: 'blocked', status: 403, paths: ['/messages/0/content'] },
+      request: { action: 'block' },
+    });
+    expect(records[0]!.request?.findings[0]?.fingerprint).toBe(fingerprinter.of(IBAN));
+  });
+
+  it('a held call with no approval store is refused 503, naming the held paths', async () => {
+    const { ex, records } = harness();
+    await ex.handle({ request_headers: CHAT });
+    const interims: ProcessingResponse[] = [];
+    const a = await ex.handle(
+      { request_body: body(`{"messages":[{"role":"user","content":"mail ${EMAIL}"}]}`) },
+      (i) => interims.push(i),
+    );
+    expect(refusalOf(a)).toMatchObject({
+      status: 503,
+      error: { code: 'approval_unavailable', paths: ['/messages/0/content'], rule: 'email-held' },
+    });
+    expect(interims).toEqual([]);
+    ex.finish(false);
+    expect(records[0]).toMatchObject({ outcome: 'denied', request: { action: 'hold' } });
+  });
+
+  it('a retry naming a malformed approval id is refused at its headers', async () => {
+    const { ex } = harness();
+    const h = headers({
+      ':method': 'POST',
+      ':path': '/v1/chat/completions',
+      'content-type': 'application/json',
+      'x-dev-groups': 'agents',
+      'x-callguard-approval': 'apr_1/../x',
+    });
+    expect(refusalOf(await ex.handle({ request_headers: h }))).toMatchObject({
+      status: 403,
+      error: { code: 'approval_unknown', rule: 'approvals' },
+    });
+  });
+
+  it('a response body that does not decode is a bad gateway (502), like every refused response', async () => {
+    const { ex, records } = harness();
+    await ex.handle({ request_headers: CHAT });
+    await ex.handle({ request_body: body('{"messages":[]}') });
+    await ex.handle({
+      response_headers: headers({
+        ':status': '200',
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      }),
+    });
+    const a = await ex.handle({ response_body: body('not gzip at all') });
+    expect(refusalOf(a)).toMatchObject({ status: 502, error: { code: 'unsupported_encoding' } });
+    ex.finish(false);
+    expect(records[0]?.error).toMatchObject({ code: 'unsupported_encoding', status: 502 });
+  });
+});
+
+describe('request headers', () => {
+  it('a public route takes the fast path: no identity, no bodies', async () => {
+    const { ex, records } = harness();
+    const a = await ex.handle({
+      request_headers: headers({ ':method': 'GET', ':path': '/public/x' }, true),
+    });
+    expect(a.mode_override).toMatchObject({
+      request_body_mode: 'NONE',
+      response_body_mode: 'NONE',
+    });
+    expect(ex.complete).toBe(true);
+    ex.finish(false);
+    expect(records[0]).toMatchObject({ route: 'public', outcome: 'public' });
+  });
+
+  it('no route: no_policy; an anonymous caller: unauthenticated with a Bearer challenge', async () => {
+    const none = harness();
+    const a = await none.ex.handle({
+      request_headers: headers({ ':method': 'GET', ':path': '/nowhere' }, true),
+    });
+    expect(refusalOf(a)).toMatchObject({ status: 403, error: { code: 'no_policy' } });
+    none.ex.finish(false);
+    expect(none.records[0]).toMatchObject({ outcome: 'denied', path: '/nowhere' });
+
+    const anon = harness();
+    const b = await anon.ex.handle({
+      request_headers: headers({ ':method': 'POST', ':path': '/v1/chat/completions' }),
+    });
+    const r = refusalOf(b);
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="callguard"');
+    anon.ex.finish(false);
+    expect(anon.records[0]).toMatchObject({ route: 'chat', error: { code: 'unauthenticated' } });
+  });
+
+  it('an exchange whose request was never judged is recorded as aborted', async () => {
+    const { ex, records } = harness();
+    await ex.handle({ request_headers: CHAT });
+    ex.finish(true);
+    expect(records[0]).toMatchObject({ outcome: 'aborted', route: 'chat' });
+  });
+});

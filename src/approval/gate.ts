@@ -14,7 +14,7 @@ import { parseJson } from '../payload/json.js';
 import type { Decision, FindingDecision, Principal } from '../policy/types.js';
 
 /** Time allowed for the approval store beyond a hold's wait (Envoy's timer is extended by it). */
-export const STORE_MARGIN_MS = 8000;
+const STORE_MARGIN_MS = 8000;
 
 /** A call the policy holds, as the exchange knows it. */
 export interface HeldCall {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { CallguardError } from '../errors.js';
 import { inspect, StreamInspector } from '../engine/index.js';
-import type { InspectInput } from '../engine/index.js';
+import type { InspectInput, Inspection } from '../engine/index.js';
 import { approvalGate, approvalSummary } from '../approval/gate.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { CompiledPolicy, RoutePlan } from '../policy/compile.js';
@@ -37,11 +37,10 @@ import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import { describeCaller, dynamicMetadata } from './identity.js';
 
-export { SESSION_HEADER };
 /** Methods whose calls carry a body when a request contract applies. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 /** A caller's retry of a held call names its approval here. */
-export const APPROVAL_HEADER = 'x-callguard-approval';
+const APPROVAL_HEADER = 'x-callguard-approval';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -374,6 +373,8 @@ export class Exchange {
     }
     if (direction === 'request') this.names = result.names;
     if (result.decision.action === 'hold') {
+      // Held findings belong in the record whatever comes of the hold.
+      f[direction] = result.decision;
       if (direction === 'response') {
         // The call already happened: an answer cannot wait for an approval (fail closed).
         throw new CallguardError('blocked', 'a response cannot be held for approval', {
@@ -381,37 +382,7 @@ export class Exchange {
           rule: 'hold',
         });
       }
-      f.request = result.decision;
-      const outcome = await approvalGate(
-        {
-          principal: f.principal,
-          route: route.name,
-          fn: f.fn?.name,
-          sessionId: this.id,
-          method: f.method ?? '',
-          path: (f.path ?? '').split('?')[0] as string,
-          body,
-          maxDepth: this.deps.config.limits.max_depth,
-          decision: result.decision,
-          previews: result.previews,
-          approvalId: this.approvalId,
-        },
-        {
-          approvals: this.deps.approvals,
-          maxWaitMs: this.deps.config.approvals.max_wait_ms,
-          now: this.now,
-          log: this.log,
-          extendTimer: (ms) =>
-            interim({
-              override_message_timeout: {
-                seconds: Math.floor(ms / 1000),
-                nanos: (ms % 1000) * 1e6,
-              },
-            }),
-        },
-      );
-      if (outcome.ticket) f.approval = approvalSummary(outcome.ticket);
-      if (!outcome.pass) throw outcome.error;
+      await this.approve(body, result, interim);
     }
     f[direction] = {
       ...result.decision,
@@ -424,7 +395,7 @@ export class Exchange {
           direction,
           bytes: raw.length,
           action: result.decision.action,
-          findings: result.decision.findings.map((f) => `${f.path}:${f.level}:${f.action}`),
+          findings: result.decision.findings.map((x) => `${x.path}:${x.level}:${x.action}`),
           changed: result.changed,
         },
         'body inspected',
@@ -455,6 +426,45 @@ export class Exchange {
         },
       },
     };
+  }
+
+  /**
+   * A held request goes on only as the approval gate says: its outcome's ticket is noted for
+   * the record, and a refusal is thrown to be answered.
+   */
+  private async approve(
+    body: Uint8Array,
+    result: Inspection,
+    interim: (r: ProcessingResponse) => void,
+  ): Promise<void> {
+    const f = this.facts;
+    const outcome = await approvalGate(
+      {
+        principal: f.principal,
+        route: f.route?.name ?? '',
+        fn: f.fn?.name,
+        sessionId: this.id,
+        method: f.method ?? '',
+        path: (f.path ?? '').split('?')[0] as string,
+        body,
+        maxDepth: this.deps.config.limits.max_depth,
+        decision: result.decision,
+        previews: result.previews,
+        approvalId: this.approvalId,
+      },
+      {
+        approvals: this.deps.approvals,
+        maxWaitMs: this.deps.config.approvals.max_wait_ms,
+        now: this.now,
+        log: this.log,
+        extendTimer: (ms) =>
+          interim({
+            override_message_timeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
+          }),
+      },
+    );
+    if (outcome.ticket) f.approval = approvalSummary(outcome.ticket);
+    if (!outcome.pass) throw outcome.error;
   }
 
   /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */

@@ -344,6 +344,23 @@ describe('a whole body', () => {
     });
   });
 
+  it('a response the policy holds is refused 502 (it cannot wait); its findings are kept', async () => {
+    const { ex, records } = harness();
+    await ex.handle({ request_headers: CHAT });
+    await ex.handle({ request_body: body('{"messages":[]}') });
+    await ex.handle({
+      response_headers: headers({ ':status': '200', 'content-type': 'application/json' }),
+    });
+    const a = await ex.handle({
+      response_body: body(`{"choices":[{"message":{"content":"mail ${EMAIL}"}}]}`),
+    });
+    expect(refusalOf(a)).toMatchObject({ status: 502, error: { code: 'blocked', rule: 'hold' } });
+    ex.finish(false);
+    expect(records[0]?.response?.findings).toEqual([
+      expect.objectContaining({ detector: 'email', action: 'hold' }),
+    ]);
+  });
+
   it('a response body that does not decode is a bad gateway (502), like every refused response', async () => {
     const { ex, records } = harness();
     await ex.handle({ request_headers: CHAT });

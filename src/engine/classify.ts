@@ -199,12 +199,16 @@ export function detectText(
   const detectors = input.route.detectors;
   if (!detectors || text.length === 0) return NO_HITS;
   const hits = detectors.scan(text, { keys, chars });
-  const lowest = input.policy.levels.lowest;
-  for (const h of hits) if (h.level === lowest) return hits.filter((x) => x.level !== lowest);
-  return hits;
+  return hits.length === 0 ? hits : aboveLowest(hits, input.policy.levels.lowest);
 }
 
 const NO_HITS: readonly DetectorHit[] = [];
+
+function aboveLowest(hits: DetectorHit[], lowest: string): readonly DetectorHit[] {
+  for (let i = 0; i < hits.length; i++)
+    if (hits[i]!.level === lowest) return hits.filter((h) => h.level !== lowest);
+  return hits;
+}
 
 /** Scans one text at its place: each hit becomes a finding and the target its action edits. */
 export function scanText(input: InspectInput, site: TextSite, out: Collected): void {

@@ -75,8 +75,8 @@ for (const [label, size] of [
     bench('parseJson + walkJson + mask + applyEdits', () => {
       const root = parseJson(doc, { maxDepth: 64 });
       const edits: Edit[] = [];
-      walkJson(root, (node, path) => {
-        if (node.kind === 'string' && path.endsWith('/card')) {
+      walkJson(root, (node, loc) => {
+        if (node.kind === 'string' && loc?.seg === 'card') {
           edits.push({ start: node.start, end: node.end, replacement: mask });
         }
       });

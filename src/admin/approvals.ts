@@ -8,7 +8,7 @@
 // requester may read their own tickets; nobody else sees a ticket.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CallguardError } from '../errors.js';
+import { apiError, apiErrorBody, CallguardError } from '../errors.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../policy/types.js';
@@ -45,13 +45,15 @@ function send(
   res.end(JSON.stringify(body));
 }
 
-const fail = (res: ServerResponse, status: number, code: string, message: string) =>
+function fail(res: ServerResponse, err: CallguardError): void {
+  const { status, body } = apiErrorBody(err);
   send(
     res,
     status,
-    { error: { code, message } },
+    body,
     status === 401 ? { 'www-authenticate': 'Bearer realm="callguard-admin"' } : {},
   );
+}
 
 /** The verified caller of an admin request; a CallguardError (401/503) when there is none. */
 export async function adminPrincipal(
@@ -103,19 +105,6 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   throw new CallguardError('malformed_json', 'the body must be a JSON object');
 }
 
-const DECISION_STATUS: Record<ApprovalError['code'], number> = {
-  self_approval: 403,
-  not_an_approver: 403,
-  already_reviewed: 409,
-  not_pending: 409,
-  approval_pending: 409,
-  approval_rejected: 409,
-  approval_expired: 409,
-  approval_used: 409,
-  approval_unknown: 404,
-  approval_mismatch: 409,
-};
-
 /** True if the request was an approvals API request (answered), false if not ours. */
 export async function handleApprovals(
   req: IncomingMessage,
@@ -130,7 +119,7 @@ export async function handleApprovals(
     who = await adminPrincipal(req, deps.identifier, deps.sources);
   } catch (e) {
     if (e instanceof CallguardError) {
-      fail(res, e.status, e.code, e.message);
+      fail(res, e);
       return true;
     }
     throw e;
@@ -139,9 +128,10 @@ export async function handleApprovals(
   if (!service) {
     fail(
       res,
-      503,
-      'approvals_not_configured',
-      'no approval store is configured (approvals.elasticsearch_url)',
+      apiError(
+        'approvals_not_configured',
+        'no approval store is configured (approvals.elasticsearch_url)',
+      ),
     );
     return true;
   }
@@ -152,14 +142,14 @@ export async function handleApprovals(
     }
     const id = parts[2] ?? '';
     if (!ID.test(id) || parts.length > 4) {
-      fail(res, 400, 'bad_request', 'not an approval id');
+      fail(res, apiError('bad_request', 'not an approval id'));
       return true;
     }
     if (req.method === 'GET' && parts.length === 3) {
       const t = await service.get(id);
-      if (!t) fail(res, 404, 'approval_unknown', 'no such approval');
+      if (!t) fail(res, apiError('approval_unknown', 'no such approval'));
       else if (!mayReview(t, who) && !isRequester(t, who))
-        fail(res, 403, 'forbidden', 'not a reviewer or the requester of this ticket');
+        fail(res, apiError('forbidden', 'not a reviewer or the requester of this ticket'));
       else send(res, 200, t);
       return true;
     }
@@ -171,7 +161,7 @@ export async function handleApprovals(
         verb === 'approve'
           ? await service.approve(id, who, reason)
           : await service.reject(id, who, reason);
-      if (!t) fail(res, 404, 'approval_unknown', 'no such approval');
+      if (!t) fail(res, apiError('approval_unknown', 'no such approval'));
       else {
         deps.log.info(
           { approval_id: id, reviewer: who.subject, decision: verb, state: t.state },
@@ -181,11 +171,11 @@ export async function handleApprovals(
       }
       return true;
     }
-    fail(res, 404, 'not_found', 'no such approvals endpoint');
+    fail(res, apiError('not_found', 'no such approvals endpoint'));
   } catch (e) {
-    if (e instanceof ApprovalError) fail(res, DECISION_STATUS[e.code], e.code, e.message);
-    else if (e instanceof CursorError) fail(res, 400, 'bad_request', e.message);
-    else if (e instanceof CallguardError) fail(res, e.status, e.code, e.message);
+    if (e instanceof ApprovalError) fail(res, apiError(e.code, e.message));
+    else if (e instanceof CursorError) fail(res, apiError('bad_request', e.message));
+    else if (e instanceof CallguardError) fail(res, e);
     else throw e;
   }
   return true;
@@ -200,12 +190,12 @@ async function list(
   const q = url.searchParams;
   const state = q.get('state') ?? undefined;
   if (state !== undefined && !STATES.has(state as TicketState)) {
-    fail(res, 400, 'bad_request', `state must be one of ${[...STATES].join(', ')}`);
+    fail(res, apiError('bad_request', `state must be one of ${[...STATES].join(', ')}`));
     return;
   }
   const size = Number(q.get('size') ?? 50);
   if (!Number.isInteger(size) || size < 1 || size > 200) {
-    fail(res, 400, 'bad_request', 'size must be an integer from 1 to 200');
+    fail(res, apiError('bad_request', 'size must be an integer from 1 to 200'));
     return;
   }
   const query: TicketQuery = {

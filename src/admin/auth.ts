@@ -15,17 +15,7 @@ import type { Principal } from '../policy/types.js';
  */
 export const sessionPrincipals = new WeakMap<IncomingMessage, Principal>();
 
-export class AdminAuthError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AdminAuthError';
-  }
-}
-
+/** The caller of an audit API request, if an auditor; a CallguardError (401, 403, 503) if not. */
 export async function requireAuditor(
   req: IncomingMessage,
   identifier: Identifier,
@@ -36,25 +26,18 @@ export async function requireAuditor(
     if (typeof v === 'string') headers.set(k.toLowerCase(), v);
     else if (Array.isArray(v)) headers.set(k.toLowerCase(), v.join(','));
   }
-  let p: Principal;
-  try {
-    p = sessionPrincipals.get(req) ?? (await identifier.identify({ headers }));
-  } catch (e) {
-    if (e instanceof CallguardError) throw new AdminAuthError(e.status, e.code, e.message);
-    throw e;
-  }
+  const p = sessionPrincipals.get(req) ?? (await identifier.identify({ headers }));
   if (p.authMethod === 'anonymous') {
-    throw new AdminAuthError(401, 'unauthenticated', 'a bearer token is required');
+    throw new CallguardError('unauthenticated', 'a bearer token is required');
   }
   if (!(cfg.auth_sources as string[]).includes(p.authMethod)) {
-    throw new AdminAuthError(
-      401,
+    throw new CallguardError(
       'unauthenticated',
       `the admin API does not accept ${p.authMethod} identities`,
     );
   }
   if (!cfg.auditor_groups.some((g) => p.groups.includes(g))) {
-    throw new AdminAuthError(403, 'forbidden', 'caller is not in an auditor group');
+    throw new CallguardError('forbidden', 'caller is not in an auditor group');
   }
   return p;
 }

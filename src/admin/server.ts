@@ -6,6 +6,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { apiError, apiErrorBody } from '../errors.js';
 import type { CallguardMetrics } from '../metrics.js';
 import type { PolicyStatus } from '../policy/reload.js';
 import type { AuditStatus } from '../audit/es-sink.js';
@@ -37,8 +38,9 @@ export interface AdminDeps {
 export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
   const server = createServer((req, res) => {
     void route(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'internal', message: 'admin server error' } }));
+      const { status, body } = apiErrorBody(undefined); // internal: no detail leaves
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
     });
   });
   const route = async (req: IncomingMessage, res: ServerResponse) => {
@@ -70,13 +72,15 @@ export async function startAdmin(deps: AdminDeps): Promise<AdminHandle> {
         res.writeHead(200, { 'content-type': deps.metrics.contentType });
         res.end(text);
       } catch {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'internal', message: 'metrics failed' } }));
+        const { status, body } = apiErrorBody(apiError('internal', 'metrics failed'));
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
       }
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such admin endpoint' } }));
+    const { status, body } = apiErrorBody(apiError('not_found', 'no such admin endpoint'));
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
   };
   const i = deps.addr.lastIndexOf(':');
   const host = deps.addr.slice(0, i);

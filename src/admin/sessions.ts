@@ -8,6 +8,8 @@
 // a submitted value is never logged or echoed.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { apiError, apiErrorBody, CallguardError } from '../errors.js';
+import type { ErrorExtra } from '../errors.js';
 import type { AdminConfig } from '../config/config.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Logger } from '../log.js';
@@ -16,7 +18,7 @@ import type { Fingerprinter } from '../audit/fingerprint.js';
 import { replayOf } from '../audit/replay.js';
 import { checkFilters, fingerprintQuery, FilterError, parseFilters } from '../audit/search.js';
 import type { SessionStore } from '../audit/search.js';
-import { AdminAuthError, requireAuditor } from './auth.js';
+import { requireAuditor } from './auth.js';
 
 export interface SessionApiDeps {
   store: SessionStore | undefined;
@@ -34,8 +36,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, ext
   res.end(JSON.stringify(body));
 }
 
-const fail = (res: ServerResponse, status: number, code: string, message: string, more = {}) =>
-  sendJson(res, status, { error: { code, message, ...more } });
+function fail(res: ServerResponse, err: CallguardError): void {
+  const { status, body } = apiErrorBody(err);
+  const extra = status === 401 ? { 'www-authenticate': 'Bearer realm="callguard-admin"' } : {};
+  sendJson(res, status, body, extra);
+}
 
 /** True if the request was an audit API request (answered), false if not ours. */
 export async function handleSessions(
@@ -49,17 +54,18 @@ export async function handleSessions(
   try {
     await requireAuditor(req, deps.identifier, deps.admin);
   } catch (e) {
-    if (e instanceof AdminAuthError) {
-      const extra =
-        e.status === 401 ? { 'www-authenticate': 'Bearer realm="callguard-admin"' } : {};
-      sendJson(res, e.status, { error: { code: e.code, message: e.message } }, extra);
+    if (e instanceof CallguardError) {
+      fail(res, e);
       return true;
     }
     throw e;
   }
   const store = deps.store;
   if (!store) {
-    fail(res, 503, 'audit_not_configured', 'no Elasticsearch is configured (audit.elasticsearch)');
+    fail(
+      res,
+      apiError('audit_not_configured', 'no Elasticsearch is configured (audit.elasticsearch)'),
+    );
     return true;
   }
   try {
@@ -72,21 +78,22 @@ export async function handleSessions(
     } else if (req.method === 'GET' && (parts.length === 3 || parts[3] === 'replay')) {
       const id = parts[2] as string;
       if (!ID.test(id) || parts.length > 4) {
-        fail(res, 400, 'bad_request', 'not a session id');
+        fail(res, apiError('bad_request', 'not a session id'));
         return true;
       }
       const doc = await store.get(id);
-      if (!doc) fail(res, 404, 'not_found', 'no such session');
+      if (!doc) fail(res, apiError('not_found', 'no such session'));
       else sendJson(res, 200, parts.length === 4 ? replayOf(doc) : doc);
     } else {
-      fail(res, 404, 'not_found', 'no such audit endpoint');
+      fail(res, apiError('not_found', 'no such audit endpoint'));
     }
   } catch (e) {
     if (e instanceof FilterError) {
-      fail(res, 400, 'bad_filter', 'invalid search filters', { problems: e.problems });
+      const problems: ErrorExtra = e.problems;
+      fail(res, apiError('bad_filter', 'invalid search filters', { problems }));
     } else {
       deps.log.error({ err: safeError(e) }, 'audit API failed');
-      fail(res, 502, 'elasticsearch_unavailable', 'the session store did not answer');
+      fail(res, apiError('elasticsearch_unavailable', 'the session store did not answer'));
     }
   }
   return true;
@@ -100,33 +107,36 @@ async function searchByValue(
 ): Promise<void> {
   const fp = deps.fingerprinter;
   if (!fp) {
-    fail(res, 503, 'audit_not_configured', 'no fingerprint key is configured');
+    fail(res, apiError('audit_not_configured', 'no fingerprint key is configured'));
     return;
   }
   const raw = await readBody(req);
   if (raw === undefined) {
-    fail(res, 413, 'body_too_large', `request body over ${MAX_REQUEST_BYTES} bytes`);
+    fail(res, apiError('body_too_large', `request body over ${MAX_REQUEST_BYTES} bytes`));
     return;
   }
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch {
-    fail(res, 400, 'malformed_json', 'the request body is not JSON');
+    fail(res, apiError('malformed_json', 'the request body is not JSON'));
     return;
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    fail(res, 400, 'bad_request', 'expected {"value": "..."}');
+    fail(res, apiError('bad_request', 'expected {"value": "..."}'));
     return;
   }
   const { value, ...rest } = body as Record<string, unknown>;
   if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
-    fail(res, 400, 'bad_request', '"value" must be a non-empty string (at most 4096 characters)');
+    fail(
+      res,
+      apiError('bad_request', '"value" must be a non-empty string (at most 4096 characters)'),
+    );
     return;
   }
   const paging = checkFilters(rest);
   if (Object.keys(paging).some((k) => k !== 'size' && k !== 'cursor')) {
-    fail(res, 400, 'bad_filter', 'only size and cursor go with a value search');
+    fail(res, apiError('bad_filter', 'only size and cursor go with a value search'));
     return;
   }
   sendJson(

@@ -9,6 +9,7 @@
 // service. A transition returns a new ticket; the store writes it with optimistic
 // concurrency, so two replicas or two reviewers racing cannot both win.
 
+import type { ApprovalErrorCode } from '../errors.js';
 import type { HoldSpec, Principal } from '../policy/types.js';
 
 export type TicketState = 'pending' | 'approved' | 'rejected' | 'expired' | 'used';
@@ -77,18 +78,6 @@ export interface ApprovalSummary {
 }
 
 /** Why a reviewer action or a redemption is refused; `code` is stable and documented. */
-export type ApprovalErrorCode =
-  | 'approval_pending'
-  | 'approval_rejected'
-  | 'approval_expired'
-  | 'approval_used'
-  | 'approval_unknown'
-  | 'approval_mismatch'
-  | 'self_approval'
-  | 'not_an_approver'
-  | 'already_reviewed'
-  | 'not_pending';
-
 export class ApprovalError extends Error {
   constructor(
     readonly code: ApprovalErrorCode,

@@ -4,7 +4,7 @@
 // located in the forwarded body, the text is withheld rather than stored: fail closed.
 
 import { fieldLabel, redactPlaceholder } from '../enforce/actions.js';
-import { applyEdits, encodeJsonString, parseJson, walkJson } from '../payload/json.js';
+import { applyEdits, encodeJsonString, parseJson, pointerOf, walkJson } from '../payload/json.js';
 import type { Edit, Span } from '../payload/json.js';
 import type { Levels } from '../policy/levels.js';
 import type { Decision } from '../policy/types.js';
@@ -30,8 +30,8 @@ export function auditBody(
     const spans = new Map<string, Span>();
     try {
       const root = parseJson(forwarded, { maxDepth: opts.maxDepth });
-      walkJson(root, (node, path) => {
-        spans.set(path, { start: node.start, end: node.end });
+      walkJson(root, (node, loc) => {
+        spans.set(pointerOf(loc), { start: node.start, end: node.end });
       });
     } catch {
       return { bytes: forwarded.length, truncated: false, withheld: 'unparsable' };

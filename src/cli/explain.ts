@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { inspect } from '../engine.js';
+import { inspect } from '../engine/index.js';
 import { CallguardError, errorBody } from '../errors.js';
 import { Tokenizer } from '../enforce/tokenize.js';
 import type { CompiledPolicy } from '../policy/compile.js';

@@ -4,18 +4,18 @@
 // the same JSON error, and on success can add identity headers for the upstream.
 
 import { randomUUID } from 'node:crypto';
-import { CallguardError, errorBody } from '../errors.js';
-import type { SessionRecord, SessionSink } from '../audit/record.js';
+import { CallguardError } from '../errors.js';
+import type { SessionSink } from '../audit/record.js';
+import { sessionRecord } from '../audit/session.js';
+import type { SessionFacts } from '../audit/session.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
 import type { CompiledPolicy } from '../policy/compile.js';
-import { selectRoute } from '../policy/routes.js';
 import type { RouteHint } from '../policy/routes.js';
 import { ANONYMOUS } from '../policy/types.js';
-import type { Principal } from '../policy/types.js';
-import { SESSION_HEADER } from './exchange.js';
-import { authorize, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
+import { admit, refusal } from './admission.js';
+import { dynamicMetadata } from './identity.js';
 import type { CheckRequest, CheckResponse, HeaderValueOption, HttpStatusCode } from './protos.js';
 import { structToPlain } from './struct.js';
 
@@ -24,6 +24,8 @@ export interface AuthzDeps {
   identifier: Identifier;
   log: Logger;
   sink: SessionSink;
+  now?: () => number;
+  newId?: () => string;
 }
 
 /** google.rpc.Code for each HTTP refusal status. */
@@ -47,80 +49,50 @@ const header = (key: string, value: string): HeaderValueOption => ({
 });
 
 export async function check(deps: AuthzDeps, req: CheckRequest): Promise<CheckResponse> {
-  const id = randomUUID();
-  const started = Date.now();
+  const now = deps.now ?? Date.now;
+  const f: SessionFacts = {
+    id: (deps.newId ?? randomUUID)(),
+    started: now(),
+    principal: ANONYMOUS,
+  };
   const http = req.attributes?.request?.http ?? {};
   const headers = new Map(Object.entries(http.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-  const method = http.method ?? headers.get(':method') ?? '';
-  const path = http.path ?? headers.get(':path') ?? '';
-  let principal: Principal = ANONYMOUS;
-  const record: SessionRecord = {
-    session_id: id,
-    started_at: new Date(started).toISOString(),
-    duration_ms: 0,
-    method,
-    path: path.split('?')[0] as string,
-    principal: {
-      subject: principal.subject,
-      groups: principal.groups,
-      authMethod: principal.authMethod,
-    },
-    outcome: 'allowed',
-  };
+  f.method = http.method ?? headers.get(':method') ?? '';
+  f.path = http.path ?? headers.get(':path') ?? '';
   try {
-    const sel = selectRoute(deps.policy(), method, path, hintFrom(req));
-    if (!sel.ok) throw new CallguardError('no_policy', sel.reason, { rule: 'routes' });
-    record.route = sel.route.name;
-    record.route_via = sel.via;
-    if (sel.fn) record.function = sel.fn.name;
-    if (sel.route.public) {
-      record.outcome = 'public';
-      return { status: { code: 0 }, ok_response: {} };
-    }
-    principal = await deps.identifier.identify({
+    const admitted = await admit(f, {
+      policy: deps.policy(),
+      method: f.method,
+      path: f.path,
+      hint: hintFrom(req),
       headers,
       metadata: dynamicMetadata(req.attributes ?? {}),
+      identifier: deps.identifier,
+      sink: deps.sink,
     });
-    record.principal = {
-      subject: principal.subject,
-      groups: principal.groups,
-      authMethod: principal.authMethod,
-    };
-    authorize(sel.route, principal);
-    const { set, remove } = upstreamIdentityHeaders(sel.route, principal, deps.identifier);
+    if (admitted.public) return { status: { code: 0 }, ok_response: {} };
     return {
       status: { code: 0 },
       ok_response: {
-        headers: set.map(([k, v]) => header(k, v)),
-        headers_to_remove: remove,
+        headers: admitted.set.map(([k, v]) => header(k, v)),
+        headers_to_remove: admitted.remove,
       },
     };
   } catch (e) {
     if (!(e instanceof CallguardError))
-      deps.log.error({ err: safeError(e), session_id: id }, 'check failed');
-    const { status, body } = errorBody(e, id);
-    record.outcome = e instanceof CallguardError ? 'denied' : 'error';
-    record.error = {
-      code: body.error.code,
-      status,
-      paths: body.error.paths,
-      rule: body.error.rule,
-    };
-    const hs = [header('content-type', 'application/json'), header(SESSION_HEADER, id)];
-    if (body.error.code === 'unauthenticated')
-      hs.push(header('www-authenticate', 'Bearer realm="callguard"'));
+      deps.log.error({ err: safeError(e), session_id: f.id }, 'check failed');
+    const r = refusal(f, e);
     return {
-      status: { code: rpcCode(status), message: body.error.code },
+      status: { code: rpcCode(r.status), message: r.body.error.code },
       denied_response: {
         // protobufjs takes an enum's number as well as its name; our codes are HTTP numbers.
-        status: { code: status as unknown as HttpStatusCode },
-        headers: hs,
-        body: JSON.stringify(body),
+        status: { code: r.status as unknown as HttpStatusCode },
+        headers: r.headers.map(([k, v]) => header(k, v)),
+        body: JSON.stringify(r.body),
       },
     };
   } finally {
-    record.duration_ms = Date.now() - started;
-    deps.sink.submit(record);
+    deps.sink.submit(sessionRecord(f, now(), f.outcome ?? 'allowed'));
   }
 }
 

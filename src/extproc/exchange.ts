@@ -4,25 +4,23 @@
 // record in one place, at the end, whatever path the exchange took.
 
 import { randomUUID } from 'node:crypto';
-import { CallguardError, errorBody } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
-import { inspect } from '../engine.js';
-import { StreamInspector } from '../streaming.js';
-import { payloadHash } from '../approval/canonical.js';
+import { CallguardError } from '../errors.js';
+import { inspect, StreamInspector } from '../engine/index.js';
+import type { InspectInput, Inspection } from '../engine/index.js';
+import { approvalGate, approvalSummary } from '../approval/gate.js';
 import type { ApprovalService } from '../approval/service.js';
-import { ApprovalError } from '../approval/ticket.js';
-import type { ApprovalSummary, Ticket } from '../approval/ticket.js';
-import { parseJson } from '../payload/json.js';
-import type { CompiledPolicy, FunctionPlan, RoutePlan } from '../policy/compile.js';
-import { selectRoute } from '../policy/routes.js';
+import type { CompiledPolicy, RoutePlan } from '../policy/compile.js';
 import { ANONYMOUS } from '../policy/types.js';
-import type { Decision, Direction, Principal } from '../policy/types.js';
-import type { AuditBody, Outcome, SessionRecord, SessionSink } from '../audit/record.js';
+import type { Direction } from '../policy/types.js';
+import type { SessionRecord, SessionSink } from '../audit/record.js';
+import { sessionRecord } from '../audit/session.js';
+import type { SessionFacts } from '../audit/session.js';
 import { auditBody } from '../audit/body.js';
 import { replayHeaders } from '../audit/replay.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
+import { admit, refusal, SESSION_HEADER } from './admission.js';
 import { decodeBody, parseEncoding } from './encoding.js';
 import type { Encoding } from './encoding.js';
 import { isJson, mutation, parseContentType, readHeaders, setHeader } from './headers.js';
@@ -37,15 +35,12 @@ import type {
 import { routeHint, sourceIp } from './attributes.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
-import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
+import { describeCaller, dynamicMetadata } from './identity.js';
 
-export const SESSION_HEADER = 'x-callguard-session';
 /** Methods whose calls carry a body when a request contract applies. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-/** Time allowed for the approval store beyond a hold's wait (Envoy's timer is extended by it). */
-const STORE_MARGIN_MS = 8000;
 /** A caller's retry of a held call names its approval here. */
-export const APPROVAL_HEADER = 'x-callguard-approval';
+const APPROVAL_HEADER = 'x-callguard-approval';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -66,37 +61,23 @@ export interface ExchangeDeps {
 interface Side {
   encoding: Encoding;
   inspect: boolean;
-  decision?: Decision;
   /** A text/event-stream answer, inspected event by event (STREAMED). */
   stream?: StreamInspector;
-  /** The body as forwarded, as the audit record keeps it. */
-  audit?: AuditBody;
 }
 
 export class Exchange {
   readonly id: string;
-  private readonly started: number;
+  /** The injectable clock (ms): the exchange's times and an approval's wait. */
+  private readonly now: () => number;
+  /** What the session record will say, noted as it is learnt. */
+  private readonly facts: SessionFacts;
   private logger: Logger | undefined;
   private policy: CompiledPolicy | undefined;
-  private route: RoutePlan | undefined;
-  private fn: FunctionPlan | undefined;
-  private principal: Principal = ANONYMOUS;
-  private method: string | undefined;
-  private path: string | undefined;
-  private routeVia: 'metadata' | 'path' | undefined;
-  private authority: string | undefined;
-  private traceId: string | undefined;
-  private sourceIp: string | undefined;
-  private requestHeaders: Record<string, string> | undefined;
   private req: Side = { encoding: 'identity', inspect: false };
   private res: Side = { encoding: 'identity', inspect: false };
-  private outcome: Outcome | undefined;
   private modified = false;
-  private error: SessionRecord['error'];
-  private upstreamStatus: number | undefined;
   /** The approval a retried call names (x-callguard-approval). */
   private approvalId: string | undefined;
-  private approval: ApprovalSummary | undefined;
   /** Call ids → function names from the request, for the response's tool results. */
   private names: ReadonlyMap<string, string> | undefined;
   private finished = false;
@@ -107,7 +88,8 @@ export class Exchange {
 
   constructor(private readonly deps: ExchangeDeps) {
     this.id = (deps.newId ?? randomUUID)();
-    this.started = (deps.now ?? Date.now)();
+    this.now = deps.now ?? Date.now;
+    this.facts = { id: this.id, started: this.now(), principal: ANONYMOUS };
   }
 
   /**
@@ -165,7 +147,8 @@ export class Exchange {
       if (msg.response_trailers) return { response_trailers: {} };
       throw new TypeError('ProcessingRequest without a known phase');
     } catch (e) {
-      return this.refuse(e);
+      const responseSide = msg.response_headers ?? msg.response_body;
+      return this.refuse(responseSide ? answerRefused(e) : e);
     }
   }
 
@@ -174,29 +157,26 @@ export class Exchange {
     m: HttpHeaders,
   ): Promise<ProcessingResponse> {
     const h = readHeaders(m.headers);
-    this.method = h.get(':method');
-    this.path = h.get(':path');
-    this.authority = h.get(':authority');
-    this.traceId = h.get('x-request-id');
-    this.sourceIp = sourceIp(msg);
-    this.requestHeaders = replayHeaders(h);
+    const f = this.facts;
+    f.method = h.get(':method');
+    f.path = h.get(':path');
+    f.authority = h.get(':authority');
+    f.traceId = h.get('x-request-id');
+    f.sourceIp = sourceIp(msg);
+    f.requestHeaders = replayHeaders(h);
     this.policy = this.deps.policy();
-    const sel = selectRoute(this.policy, this.method ?? '', this.path ?? '', routeHint(msg));
-    if (!sel.ok) throw new CallguardError('no_policy', sel.reason, { rule: 'routes' });
-    this.route = sel.route;
-    this.fn = sel.fn;
-    this.routeVia = sel.via;
-
-    if (this.deps.sink.accepting?.() === false) {
-      // The audit spool is full and configured to refuse: no call goes unrecorded.
-      throw new CallguardError('audit_unavailable', 'the audit record cannot be stored', {
-        rule: 'audit.spool.on_full',
-      });
-    }
-
-    if (sel.route.public) {
+    const admitted = await admit(f, {
+      policy: this.policy,
+      method: f.method ?? '',
+      path: f.path ?? '',
+      hint: routeHint(msg),
+      headers: h,
+      metadata: dynamicMetadata(msg),
+      identifier: this.deps.identifier,
+      sink: this.deps.sink,
+    });
+    if (admitted.public) {
       // Fast path: Envoy stops sending this exchange's bodies and response headers.
-      this.outcome = 'public';
       return {
         request_headers: { response: {} },
         mode_override: {
@@ -209,21 +189,11 @@ export class Exchange {
       };
     }
 
-    this.principal = await this.deps.identifier.identify({
-      headers: h,
-      metadata: dynamicMetadata(msg),
-    });
-    authorize(sel.route, this.principal);
-
     if (m.end_of_stream) {
       this.requireBody(false);
       this.decided = true;
     } else this.req = this.prepareSide(h, 'request');
-    const { set, remove } = upstreamIdentityHeaders(
-      sel.route,
-      this.principal,
-      this.deps.identifier,
-    );
+    const { set, remove } = admitted;
     const approval = h.get(APPROVAL_HEADER);
     if (approval !== undefined) {
       // Bounded and plain: the id goes into a store lookup and into error bodies.
@@ -248,40 +218,32 @@ export class Exchange {
   private onResponseHeaders(m: HttpHeaders): ProcessingResponse {
     const h = readHeaders(m.headers);
     const status = Number(h.get(':status'));
-    if (Number.isFinite(status)) this.upstreamStatus = status;
+    if (Number.isFinite(status)) this.facts.upstreamStatus = status;
     const session = setHeader(SESSION_HEADER, this.id);
-    if (this.method === undefined) {
+    if (this.facts.method === undefined) {
       // Envoy answered the request itself before it reached callguard: a filter ahead of
-      // ext_proc refused it (jwt_authn: no token). Envoy 1.40 runs such local replies
-      // through ext_proc's response path; earlier versions never showed them. Nothing came
-      // from an upstream, so the reply goes on as it is, and is recorded.
-      this.outcome = 'envoy_reply';
+      // ext_proc refused it (jwt_authn: no token). Since 1.38 Envoy runs such local replies
+      // through ext_proc's response path; 1.36 never showed them. Nothing came from an
+      // upstream, so the reply goes on as it is, and is recorded.
+      this.facts.outcome = 'envoy_reply';
       return { response_headers: { response: { header_mutation: mutation([session]) } } };
     }
-    if (!m.end_of_stream && this.route && this.policy && isEventStream(h)) {
+    const route = this.facts.route;
+    if (!m.end_of_stream && route && this.policy && isEventStream(h)) {
       // Streamed answers are inspected event by event as they arrive, never buffered whole.
       if (parseEncoding(h.get('content-encoding')) !== 'identity') {
         throw new CallguardError(
           'unsupported_encoding',
           'a compressed event stream cannot be inspected',
-          {
-            rule: 'http.content_encoding',
-            status: 502,
-          },
+          { rule: 'http.content_encoding' },
         );
       }
       this.res = {
         encoding: 'identity',
         inspect: true,
         stream: new StreamInspector({
-          policy: this.policy,
-          route: this.route,
-          fn: this.fn,
-          principal: this.principal,
-          direction: 'response',
-          maxDepth: this.deps.config.limits.max_depth,
-          tokenizer: this.deps.tokenizer,
-          names: this.names,
+          ...this.engineInput(this.policy, route, 'response'),
+          sessionId: this.id,
         }),
       };
       return {
@@ -304,11 +266,12 @@ export class Exchange {
   private onStreamChunk(stream: StreamInspector, m: HttpBody): ProcessingResponse {
     const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
     const out = stream.push(raw, m.end_of_stream === true);
-    this.res.decision = stream.decision();
-    if (out.stopped && stream.error && !this.error) {
-      this.outcome = 'denied';
-      const e = stream.error;
-      this.error = { code: e.code, status: e.status, paths: e.paths, rule: e.rule ?? null };
+    this.facts.response = stream.decision();
+    if (out.stopped && stream.error && !this.facts.error) {
+      // The stream goes on with an error event (its headers are gone): recorded as refused.
+      this.facts.outcome = 'denied';
+      const e = answerRefused(stream.error);
+      this.facts.error = { code: e.code, status: e.status, paths: e.paths, rule: e.rule ?? null };
     }
     if (stream.changed) this.modified = true;
     if (Buffer.compare(out.body, raw) === 0) return { response_body: { response: {} } };
@@ -324,30 +287,52 @@ export class Exchange {
   }
 
   /**
+   * What the engine is given for one side, the same for a whole body and for a stream: the
+   * policy and route, the caller, the limits, and the keyed fingerprint.
+   */
+  private engineInput(
+    policy: CompiledPolicy,
+    route: RoutePlan,
+    direction: Direction,
+  ): Omit<InspectInput, 'body'> {
+    return {
+      policy,
+      route,
+      fn: this.facts.fn,
+      principal: this.facts.principal,
+      direction,
+      maxDepth: this.deps.config.limits.max_depth,
+      tokenizer: this.deps.tokenizer,
+      names: this.names,
+      fingerprint: this.deps.fingerprint,
+    };
+  }
+
+  /**
    * A call that sends a body (POST, PUT, PATCH) to a function with a request contract must
    * send one the contract can check: an empty body is not JSON (fail closed). Header-only
    * methods (a GET whose response the contract checks) go on.
    */
   private requireBody(present: boolean): void {
-    if (present || !this.fn?.request || !BODY_METHODS.has(this.method ?? '')) return;
+    const fn = this.facts.fn;
+    if (present || !fn?.request || !BODY_METHODS.has(this.facts.method ?? '')) return;
     throw new CallguardError(
       'malformed_json',
-      `the ${this.fn.name} request contract needs a JSON body`,
+      `the ${fn.name} request contract needs a JSON body`,
       {
-        rule: `contract:${this.fn.name}:request:body`,
+        rule: `contract:${fn.name}:request:body`,
       },
     );
   }
 
   /** Checks the media type, encoding and declared size of a side that carries a body. */
   private prepareSide(h: Headers, direction: Direction): Side {
-    const contract = this.fn?.[direction];
+    const contract = this.facts.fn?.[direction];
     const limit = this.deps.config.limits.max_body_bytes;
     const declared = Number(h.get('content-length'));
     if (Number.isFinite(declared) && declared > limit) {
       throw new CallguardError('body_too_large', `${direction} body exceeds ${limit} bytes`, {
         rule: 'limits.max_body_bytes',
-        status: direction === 'response' ? 502 : undefined,
       });
     }
     const mt = parseContentType(h.get('content-type'));
@@ -357,7 +342,7 @@ export class Exchange {
       throw new CallguardError(
         'unsupported_media_type',
         `${direction} content-type must be application/json (UTF-8)`,
-        { rule: 'http.content_type', status: direction === 'response' ? 502 : undefined },
+        { rule: 'http.content_type' },
       );
     }
     const encoding = parseEncoding(h.get('content-encoding'));
@@ -371,9 +356,10 @@ export class Exchange {
   ): Promise<ProcessingResponse> {
     const side = direction === 'request' ? this.req : this.res;
     const key = direction === 'request' ? 'request_body' : 'response_body';
-    if (this.outcome === 'envoy_reply' && direction === 'response')
-      return { [key]: { response: {} } };
-    if (!this.route || !this.policy) throw new TypeError(`${key} before request headers`);
+    const f = this.facts;
+    if (f.outcome === 'envoy_reply' && direction === 'response') return { [key]: { response: {} } };
+    const route = f.route;
+    if (!route || !this.policy) throw new TypeError(`${key} before request headers`);
     if (direction === 'request') this.decided = true;
     if (side.stream) return this.onStreamChunk(side.stream, m);
     const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
@@ -383,49 +369,33 @@ export class Exchange {
     if (raw.length > limit) {
       throw new CallguardError('body_too_large', `${direction} body exceeds ${limit} bytes`, {
         rule: 'limits.max_body_bytes',
-        status: direction === 'response' ? 502 : undefined,
       });
     }
     const body = decodeBody(raw, side.encoding, limit);
     let result;
     try {
-      result = inspect({
-        policy: this.policy,
-        route: this.route,
-        fn: this.fn,
-        principal: this.principal,
-        direction,
-        body,
-        maxDepth: this.deps.config.limits.max_depth,
-        tokenizer: this.deps.tokenizer,
-        names: this.names,
-        ...(this.deps.fingerprint ? { fingerprint: this.deps.fingerprint } : {}),
-      });
+      result = inspect({ ...this.engineInput(this.policy, route, direction), body });
     } catch (e) {
       // A refused body's findings still belong in the record (paths, levels, fingerprints).
-      if (e instanceof CallguardError && e.decision) side.decision = e.decision;
-      if (e instanceof CallguardError && direction === 'response' && e.status < 500) {
-        // The caller did nothing wrong: a response the policy refuses is a bad gateway.
-        throw new CallguardError(e.code, e.message, { paths: e.paths, rule: e.rule, status: 502 });
-      }
+      if (e instanceof CallguardError && e.decision) f[direction] = e.decision;
       throw e;
     }
     if (direction === 'request') this.names = result.names;
     if (result.decision.action === 'hold') {
+      // Held findings belong in the record whatever comes of the hold.
+      f[direction] = result.decision;
       if (direction === 'response') {
         // The call already happened: an answer cannot wait for an approval (fail closed).
         throw new CallguardError('blocked', 'a response cannot be held for approval', {
-          paths: result.decision.findings.filter((f) => f.action === 'hold').map((f) => f.path),
+          paths: result.decision.findings.filter((x) => x.action === 'hold').map((x) => x.path),
           rule: 'hold',
-          status: 502,
         });
       }
-      side.decision = result.decision;
       await this.approve(body, result, interim);
     }
-    side.decision = {
+    f[direction] = {
       ...result.decision,
-      trace: [`caller ${describeCaller(this.principal)}`, ...result.decision.trace],
+      trace: [`caller ${describeCaller(f.principal)}`, ...result.decision.trace],
     };
     // Lengths, paths and actions only: never a body or a value.
     if (this.deps.log.isLevelEnabled('debug')) {
@@ -434,16 +404,21 @@ export class Exchange {
           direction,
           bytes: raw.length,
           action: result.decision.action,
-          findings: result.decision.findings.map((f) => `${f.path}:${f.level}:${f.action}`),
+          findings: result.decision.findings.map((x) => `${x.path}:${x.level}:${x.action}`),
           changed: result.changed,
         },
         'body inspected',
       );
     }
-    side.audit = auditBody(result.body, result.decision, this.policy.levels, {
-      maxBytes: this.deps.config.audit.max_body_bytes,
-      maxDepth: this.deps.config.limits.max_depth,
-    });
+    f[direction === 'request' ? 'requestBody' : 'responseBody'] = auditBody(
+      result.body,
+      result.decision,
+      this.policy.levels,
+      {
+        maxBytes: this.deps.config.audit.max_body_bytes,
+        maxDepth: this.deps.config.limits.max_depth,
+      },
+    );
     if (!result.changed) return { [key]: { response: {} } };
     this.modified = true;
     const set = [setHeader('content-length', String(result.body.length))];
@@ -463,159 +438,55 @@ export class Exchange {
   }
 
   /**
-   * A held call goes on only with an approval for exactly it: the retry's ticket, or one
-   * approved while the request waits in line. Otherwise a ticket is made and the caller is
-   * told to come back (403 approval_required). Returns when the call may go on.
+   * A held request goes on only as the approval gate says: its outcome's ticket is noted for
+   * the record, and a refusal is thrown to be answered.
    */
   private async approve(
     body: Uint8Array,
-    result: ReturnType<typeof inspect>,
+    result: Inspection,
     interim: (r: ProcessingResponse) => void,
   ): Promise<void> {
-    const approvals = this.deps.approvals;
-    const hold = result.decision.hold;
-    const route = this.route as RoutePlan;
-    const heldPaths = result.decision.findings
-      .filter((f) => f.action === 'hold')
-      .map((f) => f.path);
-    const heldRules = [
-      ...new Set(result.decision.findings.filter((f) => f.action === 'hold').map((f) => f.rule)),
-    ].join(',');
-    if (!approvals || !hold) {
-      throw new CallguardError(
-        'approval_unavailable',
-        'the call needs an approval, and no approval store is configured',
-        {
-          paths: heldPaths,
-          rule: heldRules,
-        },
-      );
-    }
-    const payloadSha256 = payloadHash(
-      parseJson(body, { maxDepth: this.deps.config.limits.max_depth }),
-    );
-    const context = {
-      principal: this.principal,
-      route: route.name,
-      fn: this.fn?.name,
-      payloadSha256,
-      sessionId: this.id,
-    };
-    if (this.approvalId) {
-      const id = this.approvalId;
-      try {
-        this.noteApproval(await approvals.redeem(id, context));
-        return;
-      } catch (e) {
-        if (e instanceof ApprovalError) {
-          throw new CallguardError(e.code as ErrorCode, e.message, {
-            paths: heldPaths,
-            rule: heldRules,
-            extra: { approval_id: id },
-          });
-        }
-        throw storeDown(e, heldPaths, heldRules, this.log);
-      }
-    }
-    // Making the ticket (and any wait) can outlast Envoy's message_timeout: extend it first,
-    // by the wait plus a margin for the store (Envoy caps it at max_message_timeout).
-    const wait = Math.min(hold.wait_ms, this.deps.config.approvals.max_wait_ms);
-    const started = Date.now();
-    const extend = wait + STORE_MARGIN_MS;
-    interim({
-      override_message_timeout: {
-        seconds: Math.floor(extend / 1000),
-        nanos: (extend % 1000) * 1e6,
-      },
-    });
-    const ticket = await approvals
-      .hold({
-        ...context,
-        hold,
-        method: this.method ?? '',
-        path: (this.path ?? '').split('?')[0] as string,
-        findings: result.decision.findings
-          .filter((f) => f.action === 'hold')
-          .map((f) => ({
-            path: f.path,
-            level: f.level,
-            ...(f.detector ? { detector: f.detector } : {}),
-            action: f.action,
-            rule: f.rule,
-            masked: result.previews.get(f) ?? '',
-          })),
-      })
-      .catch((e: unknown) => {
-        throw storeDown(e, heldPaths, heldRules, this.log);
-      });
-    this.noteApproval(ticket);
-    const left = wait - (Date.now() - started);
-    if (left > 0) {
-      const down = (e: unknown) => {
-        if (e instanceof ApprovalError) {
-          throw new CallguardError(e.code as ErrorCode, e.message, {
-            paths: heldPaths,
-            rule: heldRules,
-            extra: { approval_id: ticket.id },
-          });
-        }
-        throw storeDown(e, heldPaths, heldRules, this.log);
-      };
-      const t = await approvals.waitForDecision(ticket.id, left).catch(down);
-      if (t?.state === 'approved') {
-        this.noteApproval(await approvals.redeem(ticket.id, context).catch(down));
-        return;
-      }
-      if (t) this.noteApproval(t);
-    }
-    const links = approvals.links(ticket.id);
-    throw new CallguardError(
-      'approval_required',
-      'the call is held for an approval; retry with x-callguard-approval once approved',
+    const f = this.facts;
+    const outcome = await approvalGate(
       {
-        paths: heldPaths,
-        rule: heldRules,
-        extra: { approval_id: ticket.id, status_url: links.status, expires_at: ticket.expires_at },
+        principal: f.principal,
+        route: f.route?.name ?? '',
+        fn: f.fn?.name,
+        sessionId: this.id,
+        method: f.method ?? '',
+        path: (f.path ?? '').split('?')[0] as string,
+        body,
+        maxDepth: this.deps.config.limits.max_depth,
+        decision: result.decision,
+        previews: result.previews,
+        approvalId: this.approvalId,
+      },
+      {
+        approvals: this.deps.approvals,
+        maxWaitMs: this.deps.config.approvals.max_wait_ms,
+        now: this.now,
+        log: this.log,
+        extendTimer: (ms) =>
+          interim({
+            override_message_timeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
+          }),
       },
     );
-  }
-
-  private noteApproval(t: Ticket): void {
-    const a: ApprovalSummary = {
-      id: t.id,
-      state: t.state,
-      held_session_id: t.session_id,
-      held_at: t.created_at,
-      approved_by: t.approvals.map((r) => ({
-        reviewer: r.reviewer,
-        at: r.at,
-        break_glass: r.break_glass,
-      })),
-    };
-    if (t.rejection) a.rejected_by = t.rejection.reviewer;
-    if (t.used) a.used_at = t.used.at;
-    this.approval = a;
+    if (outcome.ticket) f.approval = approvalSummary(outcome.ticket);
+    if (!outcome.pass) throw outcome.error;
   }
 
   /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */
   refuse(e: unknown): ProcessingResponse {
     if (!(e instanceof CallguardError)) this.log.error({ err: safeError(e) }, 'exchange failed');
-    const { status, body } = errorBody(e, this.id);
-    this.outcome = e instanceof CallguardError ? 'denied' : 'error';
-    this.error = { code: body.error.code, status, paths: body.error.paths, rule: body.error.rule };
-    const headers = [
-      setHeader('content-type', 'application/json'),
-      setHeader(SESSION_HEADER, this.id),
-    ];
-    if (body.error.code === 'unauthenticated')
-      headers.push(setHeader('www-authenticate', 'Bearer realm="callguard"'));
+    const r = refusal(this.facts, e);
     return {
       immediate_response: {
         // protobufjs takes an enum's number as well as its name; our codes are HTTP numbers.
-        status: { code: status as unknown as HttpStatusCode },
-        headers: mutation(headers),
-        body: Buffer.from(JSON.stringify(body)),
-        details: `callguard_${body.error.code}`,
+        status: { code: r.status as unknown as HttpStatusCode },
+        headers: mutation(r.headers.map(([k, v]) => setHeader(k, v))),
+        body: Buffer.from(JSON.stringify(r.body)),
+        details: `callguard_${r.body.error.code}`,
       },
     };
   }
@@ -628,65 +499,26 @@ export class Exchange {
   finish(_aborted: boolean): SessionRecord | undefined {
     if (this.finished) return undefined;
     this.finished = true;
-    const outcome: Outcome =
-      this.outcome ?? (!this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed');
-    const record: SessionRecord = {
-      session_id: this.id,
-      started_at: new Date(this.started).toISOString(),
-      duration_ms: (this.deps.now ?? Date.now)() - this.started,
-      principal: {
-        subject: this.principal.subject,
-        groups: this.principal.groups,
-        authMethod: this.principal.authMethod,
-      },
-      outcome,
-    };
-    if (this.principal.email) record.principal.email = this.principal.email;
-    if (this.principal.name) record.principal.name = this.principal.name;
-    if (this.principal.issuer) record.principal.issuer = this.principal.issuer;
-    if (this.authority !== undefined) record.authority = this.authority;
-    if (this.traceId !== undefined) record.trace_id = this.traceId;
-    if (this.sourceIp !== undefined) record.source_ip = this.sourceIp;
-    if (this.requestHeaders) record.request_headers = this.requestHeaders;
-    if (this.req.inspect || this.res.inspect) record.format = 'json';
-    if (this.req.audit) record.request_body = this.req.audit;
-    if (this.res.audit) record.response_body = this.res.audit;
-    const levels = this.policy?.levels;
-    for (const f of [
-      ...(this.req.decision?.findings ?? []),
-      ...(this.res.decision?.findings ?? []),
-    ])
-      if (levels?.has(f.level))
-        record.max_level = record.max_level ? levels.max(record.max_level, f.level) : f.level;
-    if (this.method !== undefined) record.method = this.method;
-    if (this.path !== undefined) record.path = this.path.split('?')[0] as string;
-    if (this.route) record.route = this.route.name;
-    if (this.routeVia) record.route_via = this.routeVia;
-    if (this.fn) record.function = this.fn.name;
-    if (this.route) record.format = this.route.format;
-    if (this.approval) record.approval = this.approval;
-    if (this.error) record.error = this.error;
-    if (this.upstreamStatus !== undefined) record.upstream_status = this.upstreamStatus;
-    if (this.req.decision) record.request = this.req.decision;
-    if (this.res.decision) record.response = this.res.decision;
+    const record = sessionRecord(
+      this.facts,
+      this.now(),
+      this.facts.outcome ?? (!this.decided ? 'aborted' : this.modified ? 'modified' : 'allowed'),
+    );
     this.deps.sink.submit(record);
     return record;
   }
 }
 
-function isEventStream(h: Headers): boolean {
-  return parseContentType(h.get('content-type'))?.type === 'text/event-stream';
+/**
+ * A refused response, streamed or whole, wherever the value was: the caller did nothing
+ * wrong, so it is a bad gateway (502) with the same code.
+ */
+function answerRefused(e: CallguardError): CallguardError;
+function answerRefused(e: unknown): unknown;
+function answerRefused(e: unknown): unknown {
+  return e instanceof CallguardError && e.status < 500 ? e.withStatus(502) : e;
 }
 
-/** The approval store failed (Elasticsearch down or slow): the held call is refused, 503. */
-function storeDown(e: unknown, paths: string[], rule: string, log: Logger): CallguardError {
-  log.warn({ err: safeError(e) }, 'approval store unavailable');
-  return new CallguardError(
-    'approval_unavailable',
-    'the approval store is unavailable; try again later',
-    {
-      paths,
-      rule,
-    },
-  );
+function isEventStream(h: Headers): boolean {
+  return parseContentType(h.get('content-type'))?.type === 'text/event-stream';
 }

@@ -688,35 +688,80 @@ export function appendPointer(parent: string, segment: string | number): string 
   return parent + '/' + escapeSegment(segment);
 }
 
+/** Where a node sits: its parent's location and its own segment (member key or index). */
+export interface JsonLoc {
+  readonly up: JsonLoc | undefined;
+  readonly seg: string | number;
+}
+
 /**
- * Depth-first, document-order visit of every node with its JSON Pointer; return false from
- * visit to skip that node's children. Iterative, so any tree parseJson built can be walked.
+ * The JSON Pointer of `loc` (undefined: the root) below `base`. Built on demand: a walk hands
+ * out locations, and most nodes never need their pointer.
+ */
+export function pointerOf(loc: JsonLoc | undefined, base = ''): string {
+  if (loc === undefined) return base;
+  const segs: (string | number)[] = [];
+  for (let l: JsonLoc | undefined = loc; l; l = l.up) segs.push(l.seg);
+  let p = base;
+  for (let i = segs.length - 1; i >= 0; i--) p = appendPointer(p, segs[i]!);
+  return p;
+}
+
+/**
+ * Depth-first, document-order visit of every node with its location (pointerOf gives its
+ * JSON Pointer); return false from visit to skip that node's children. Iterative, so any
+ * tree parseJson built can be walked, and a wide document does not recurse per item.
  */
 export function walkJson(
   node: JsonNode,
-  visit: (node: JsonNode, path: string) => boolean | void,
+  visit: (node: JsonNode, loc: JsonLoc | undefined) => boolean | void,
 ): void {
   const nodes: JsonNode[] = [node];
-  const paths: string[] = [''];
+  const locs: (JsonLoc | undefined)[] = [undefined];
   for (;;) {
     const n = nodes.pop();
     if (n === undefined) return;
-    const path = paths.pop()!;
-    if (visit(n, path) === false) continue;
+    const loc = locs.pop();
+    if (visit(n, loc) === false) continue;
     if (n.kind === 'object') {
       const members = n.members;
       for (let i = members.length - 1; i >= 0; i--) {
         const m = members[i]!;
         nodes.push(m.value);
-        paths.push(appendPointer(path, m.key));
+        locs.push({ up: loc, seg: m.key });
       }
     } else if (n.kind === 'array') {
       const items = n.items;
       for (let i = items.length - 1; i >= 0; i--) {
         nodes.push(items[i]!);
-        paths.push(appendPointer(path, i));
+        locs.push({ up: loc, seg: i });
       }
     }
+  }
+}
+
+/**
+ * True when `text` is, whole, a JSON object or array (surrounding JSON whitespace allowed)
+ * by this strict reader: a tool result or a string value that is a document rather than
+ * prose. The one verdict the gateway uses, so no second parser can read the same text
+ * differently. Read without a depth limit (the reader is iterative); whoever edits inside
+ * the document re-reads it with its own limit and treats what it cannot read as text.
+ */
+export function isJsonDocument(text: string): boolean {
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  const first = text.charCodeAt(i);
+  if (first !== LBRACE && first !== LBRACKET) return false;
+  try {
+    const doc = parseJson(Buffer.from(text, 'utf8'), { maxDepth: Number.MAX_SAFE_INTEGER });
+    return doc.kind === 'object' || doc.kind === 'array';
+  } catch (err) {
+    if (err instanceof CallguardError) return false;
+    throw err;
   }
 }
 

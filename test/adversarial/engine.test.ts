@@ -7,14 +7,14 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspect } from '../../src/engine.js';
-import type { InspectInput } from '../../src/engine.js';
+import { inspect } from '../../src/engine/index.js';
+import type { InspectInput } from '../../src/engine/index.js';
 import { Tokenizer } from '../../src/enforce/tokenize.js';
 import { CallguardError } from '../../src/errors.js';
 import { parseJson } from '../../src/payload/json.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import type { Principal } from '../../src/policy/types.js';
-import { StreamInspector } from '../../src/streaming.js';
+import { StreamInspector } from '../../src/engine/index.js';
 import { prng } from '../support/fuzz.js';
 
 const LONG = process.env.CALLGUARD_LONG === '1';

@@ -134,7 +134,14 @@ describe('FULL_DUPLEX_STREAMED', () => {
       'request_headers',
     ]);
     const json = `{"amount":1,"currency":"EUR","card":{"number":"${CARD}"}}`;
-    const [a] = await f.handle({ request_body: body(json, true) }, noInterim);
-    expect(a!.request_body?.response?.body_mutation?.body).toBeDefined();
+    const answers = await f.handle({ request_body: body(json, true) }, noInterim);
+    expect(answers).toHaveLength(1);
+    // A buffered body answer: the whole edited body replaces it (not a streamed response).
+    const r = answers[0]!.request_body?.response;
+    expect(r?.status).toBe('CONTINUE_AND_REPLACE');
+    expect(r?.body_mutation?.streamed_response).toBeUndefined();
+    expect(Buffer.from(r!.body_mutation!.body!).toString()).toBe(
+      json.replace(CARD, '************4242'),
+    );
   });
 });

@@ -4,8 +4,8 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspect } from '../../src/engine.js';
-import type { InspectInput } from '../../src/engine.js';
+import { inspect } from '../../src/engine/index.js';
+import type { InspectInput } from '../../src/engine/index.js';
 import { Tokenizer } from '../../src/enforce/tokenize.js';
 import { CallguardError } from '../../src/errors.js';
 import { loadPolicy } from '../../src/policy/load.js';
@@ -217,6 +217,27 @@ describe('detokenize (pay_invoice, agents)', () => {
     const r = run('pay_invoice', body);
     expect(text(r)).toContain(bad);
     expect(r.decision.findings.some((f) => f.detector === 'invalid_token')).toBe(true);
+  });
+
+  // Whether a string is a JSON document (its token's value then escaped for an inner string
+  // literal) is the strict reader's verdict, as for the format adapters: a document the
+  // native JSON.parse would accept but the gateway refuses (a duplicate key, a lone
+  // surrogate escape) is text here too, never read two ways.
+  it('a token in JSON carried in a string is escaped for it; in text the strict reader refuses, it is not', () => {
+    const quoted = tokenizer.tokenize('12"34', 'note');
+    const asBody = (invoiceId: string) =>
+      `{"invoice_id": ${JSON.stringify(invoiceId)}, "card_number": "${CARD_TOKEN}"}`;
+    const invoiceOf = (r: { body: Uint8Array }) =>
+      (JSON.parse(text(r)) as { invoice_id: string }).invoice_id;
+
+    const doc = `{"ref": "${quoted}"}`;
+    expect(invoiceOf(run('pay_invoice', asBody(doc)))).toBe('{"ref": "12\\"34"}');
+    for (const notJson of [
+      `{"ref": "${quoted}", "ref": 1}`,
+      `{"ref": "${quoted}", "x": "\\ud800"}`,
+    ]) {
+      expect(invoiceOf(run('pay_invoice', asBody(notJson)))).toBe(notJson.replace(quoted, '12"34'));
+    }
   });
 
   it('callers outside the groups get no detokenize (and no rule: blocked, fail closed)', () => {

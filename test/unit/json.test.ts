@@ -4,9 +4,11 @@ import {
   appendPointer,
   applyEdits,
   encodeJsonString,
+  isJsonDocument,
   jsonPointer,
   parseJson,
   toPlainValue,
+  pointerOf,
   walkJson,
 } from '../../src/payload/json.js';
 import type { JsonNode, Span } from '../../src/payload/json.js';
@@ -386,9 +388,9 @@ describe('parseJson: depth limit', () => {
     const root = parseJson(bytes, { maxDepth: depth });
     let visited = 0;
     let deepestPath = '';
-    walkJson(root, (node, path) => {
+    walkJson(root, (node, loc) => {
       visited++;
-      if (node.kind === 'string') deepestPath = path;
+      if (node.kind === 'string') deepestPath = pointerOf(loc);
     });
     expect(visited).toBe(depth + 1);
     expect(deepestPath).toBe('/0'.repeat(depth));
@@ -516,8 +518,8 @@ describe('walkJson', () => {
 
   it('visits every node depth-first in document order with its pointer', () => {
     const seen: [string, string][] = [];
-    walkJson(root, (node, path) => {
-      seen.push([path, node.kind]);
+    walkJson(root, (node, loc) => {
+      seen.push([pointerOf(loc), node.kind]);
     });
     expect(seen).toEqual([
       ['', 'object'],
@@ -533,10 +535,29 @@ describe('walkJson', () => {
 
   it('skips the children of a node when visit returns false', () => {
     const seen: string[] = [];
-    walkJson(root, (_node, path) => {
+    walkJson(root, (_node, loc) => {
+      const path = pointerOf(loc);
       seen.push(path);
       return path !== '/a';
     });
     expect(seen).toEqual(['', '/a', '/d', '/d/e', '/']);
+  });
+});
+
+describe('isJsonDocument', () => {
+  it('is true for an object or array the strict reader reads whole, at any depth', () => {
+    expect(isJsonDocument('{"a":1}')).toBe(true);
+    expect(isJsonDocument(' \n[1, {"b": [2]}]\t')).toBe(true);
+    expect(isJsonDocument('['.repeat(5000) + ']'.repeat(5000))).toBe(true);
+  });
+
+  it('is false for scalars, prose, and what only a lenient parser reads', () => {
+    for (const s of ['"a"', '12', 'null', '', '[1] see note', '{"a":1} trailing']) {
+      expect(isJsonDocument(s), s).toBe(false);
+    }
+    // JSON.parse reads both; the gateway refuses both (parser differentials).
+    expect(JSON.parse('{"a":1,"a":2}')).toEqual({ a: 2 });
+    expect(isJsonDocument('{"a":1,"a":2}')).toBe(false);
+    expect(isJsonDocument('["\\ud800"]')).toBe(false);
   });
 });

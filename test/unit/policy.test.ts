@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspect } from '../../src/engine.js';
+import { inspect } from '../../src/engine/index.js';
 import { CallguardError } from '../../src/errors.js';
 import { loadPolicy, PolicyLoadError } from '../../src/policy/load.js';
 import { selectRoute } from '../../src/policy/routes.js';

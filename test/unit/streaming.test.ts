@@ -9,7 +9,7 @@ import { Tokenizer } from '../../src/enforce/tokenize.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import type { Principal } from '../../src/policy/types.js';
 import { parseEvent, SseSplitter } from '../../src/payload/sse.js';
-import { StreamInspector } from '../../src/streaming.js';
+import { StreamInspector } from '../../src/engine/index.js';
 import { runs } from '../support/fuzz.js';
 
 const policy = loadPolicy([join(import.meta.dirname, '../../policies')]);
@@ -201,14 +201,18 @@ describe('stopping a stream', () => {
         direction: 'response',
         maxDepth: 64,
         tokenizer,
+        sessionId: 'sess-1',
       },
       { maxEventBytes: 100, maxHoldChars: 256, maxPemHoldChars: 1000 },
     );
     const first = ins.push(Buffer.from(`data: ${'x'.repeat(200)}`), false);
     expect(first.stopped).toBe(true);
-    expect(Buffer.from(first.body).toString()).toMatch(
-      /^event: error\ndata: \{"error":\{"code":"body_too_large"/,
-    );
+    const event = Buffer.from(first.body).toString();
+    expect(event).toMatch(/^event: error\ndata: \{"error":\{"code":"body_too_large"/);
+    // The same error body as every refusal: it names the session.
+    expect(JSON.parse(event.replace(/^event: error\ndata: /, ''))).toMatchObject({
+      error: { code: 'body_too_large', rule: 'limits.max_body_bytes', session_id: 'sess-1' },
+    });
     expect(ins.push(Buffer.from(chatChunk('more')), true).body.length).toBe(0);
   });
 });

@@ -14,7 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CallguardError } from '../../errors.js';
+import { apiError, apiErrorBody, CallguardError } from '../../errors.js';
 import type { AdminConfig, AdminUiConfig } from '../../config/config.js';
 import { ConfigError } from '../../config/config.js';
 import type { Logger } from '../../log.js';
@@ -90,8 +90,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extra = {}
   res.end(JSON.stringify(body));
 }
 
-const fail = (res: ServerResponse, status: number, code: string, message: string) =>
-  sendJson(res, status, { error: { code, message } });
+function fail(res: ServerResponse, err: CallguardError, extra = {}): void {
+  const { status, body } = apiErrorBody(err);
+  sendJson(res, status, body, extra);
+}
 
 function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1';
@@ -165,7 +167,7 @@ export class AdminUi {
     if (method !== 'GET' && method !== 'HEAD') {
       const problem = this.csrfProblem(req, s);
       if (problem) {
-        fail(res, 403, 'csrf', problem);
+        fail(res, apiError('csrf', problem));
         return false;
       }
     }
@@ -216,10 +218,8 @@ export class AdminUi {
     if (get && p === '/ui/me') {
       const s = this.session(req);
       if (!s) {
-        sendJson(res, 401, {
-          error: { code: 'unauthenticated', message: 'not signed in' },
-          sign_in: this.client !== undefined,
-        });
+        const { status, body } = apiErrorBody(apiError('unauthenticated', 'not signed in'));
+        sendJson(res, status, { ...body, sign_in: this.client !== undefined });
         return true;
       }
       const { subject, name, email, groups } = s.principal;
@@ -239,7 +239,7 @@ export class AdminUi {
       if (s) {
         const problem = this.csrfProblem(req, s);
         if (problem) {
-          fail(res, 403, 'csrf', problem);
+          fail(res, apiError('csrf', problem));
           return true;
         }
         this.sessions.delete(digest(cookies(req).get(SESSION_COOKIE) as string));
@@ -256,13 +256,13 @@ export class AdminUi {
       await this.callback(req, res, url);
       return true;
     }
-    fail(res, 404, 'not_found', 'no such page');
+    fail(res, apiError('not_found', 'no such page'));
     return true;
   }
 
   private async login(res: ServerResponse): Promise<void> {
     if (!this.client) {
-      fail(res, 404, 'ui_not_configured', 'no sign-in is configured (admin.ui.oidc)');
+      fail(res, apiError('ui_not_configured', 'no sign-in is configured (admin.ui.oidc)'));
       return;
     }
     let start;
@@ -271,14 +271,14 @@ export class AdminUi {
     } catch (e) {
       if (e instanceof CallguardError) {
         this.deps.log.warn({ code: e.code }, 'admin page sign-in: identity provider unavailable');
-        fail(res, 503, e.code, e.message);
+        fail(res, e); // identity_unavailable
         return;
       }
       throw e;
     }
     this.sweep();
     if (this.logins.size >= MAX_LOGINS) {
-      fail(res, 503, 'busy', 'too many sign-ins in progress');
+      fail(res, apiError('busy', 'too many sign-ins in progress'));
       return;
     }
     this.logins.set(digest(start.state), {
@@ -297,10 +297,9 @@ export class AdminUi {
 
   private async callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const clearLogin = this.cookie(LOGIN_COOKIE, '', '/ui/callback', 0);
-    const refuse = (status: number, code: string, message: string) =>
-      sendJson(res, status, { error: { code, message } }, { 'set-cookie': clearLogin });
+    const refuse = (err: CallguardError) => fail(res, err, { 'set-cookie': clearLogin });
     if (!this.client || !this.cfg) {
-      refuse(404, 'ui_not_configured', 'no sign-in is configured (admin.ui.oidc)');
+      refuse(apiError('ui_not_configured', 'no sign-in is configured (admin.ui.oidc)'));
       return;
     }
     const state = url.searchParams.get('state') ?? '';
@@ -308,17 +307,17 @@ export class AdminUi {
     const key = digest(state);
     const pending = this.logins.get(key);
     if (!state || !same(state, bound) || !pending || pending.expires <= this.now()) {
-      refuse(400, 'bad_state', 'the sign-in is unknown, expired or from another browser');
+      refuse(apiError('bad_state', 'the sign-in is unknown, expired or from another browser'));
       return;
     }
     this.logins.delete(key); // one use
     if (url.searchParams.has('error')) {
-      refuse(401, 'unauthenticated', 'the identity provider did not sign you in');
+      refuse(apiError('unauthenticated', 'the identity provider did not sign you in'));
       return;
     }
     const code = url.searchParams.get('code');
     if (!code) {
-      refuse(400, 'bad_request', 'no authorization code');
+      refuse(apiError('bad_request', 'no authorization code'));
       return;
     }
     let signedIn;
@@ -327,13 +326,13 @@ export class AdminUi {
     } catch (e) {
       if (e instanceof CallguardError) {
         this.deps.log.warn({ code: e.code, err: safeError(e) }, 'admin page sign-in refused');
-        refuse(e.status, e.code, e.message);
+        refuse(e);
         return;
       }
       throw e;
     }
     if (this.sessions.size >= MAX_SESSIONS) {
-      refuse(503, 'busy', 'too many page sessions');
+      refuse(apiError('busy', 'too many page sessions'));
       return;
     }
     const id = b64url(32);

@@ -2,9 +2,7 @@
 // missing member or a node of the wrong kind is `undefined`, and a site is only added when
 // its node has the kind the site needs.
 
-import { Buffer } from 'node:buffer';
-import { CallguardError } from '../../errors.js';
-import { appendPointer, parseJson } from '../json.js';
+import { appendPointer, isJsonDocument } from '../json.js';
 import type { JsonNode } from '../json.js';
 import type { FormatScan, ToolCallSite } from './types.js';
 
@@ -41,30 +39,6 @@ export function eachItem(
   if (node?.kind !== 'array') return;
   const items = node.items;
   for (let i = 0; i < items.length; i++) visit(items[i]!, appendPointer(path, i));
-}
-
-/**
- * True when `text` is, whole, a JSON object or array (surrounding JSON whitespace allowed):
- * a tool result that is a document rather than prose. Read with the gateway's strict parser
- * without a depth limit (it is iterative); the engine re-reads it with its own limit and
- * treats what it cannot read as text.
- */
-export function isJsonDocumentText(text: string): boolean {
-  let i = 0;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-    i++;
-  }
-  const first = text.charCodeAt(i);
-  if (first !== 0x7b /* { */ && first !== 0x5b /* [ */) return false;
-  try {
-    const doc = parseJson(Buffer.from(text, 'utf8'), { maxDepth: Number.MAX_SAFE_INTEGER });
-    return doc.kind === 'object' || doc.kind === 'array';
-  } catch (err) {
-    if (err instanceof CallguardError) return false;
-    throw err;
-  }
 }
 
 /** Accumulates the sites of one scan; each method checks the node's kind first. */
@@ -118,7 +92,7 @@ export class ScanBuilder implements FormatScan {
    * array; otherwise it stays free text (the engine scans every string not in a site).
    */
   output(name: string | undefined, node: JsonNode | undefined, path: string): void {
-    if (node?.kind === 'string' && isJsonDocumentText(node.value)) {
+    if (node?.kind === 'string' && isJsonDocument(node.value)) {
       this.calls.push({ name, path, args: node, encoded: true, kind: 'result' });
     }
   }

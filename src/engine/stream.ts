@@ -1,4 +1,4 @@
-// The engine's streaming face: a `text/event-stream` answer inspected event by event as it
+// The stream inspector: a `text/event-stream` answer inspected event by event as it
 // arrives, never buffered whole. Each event's own strings are classified like any body; the
 // fragments of a longer text (deltas) are joined per channel, so a value split across events
 // is still found. A channel holds back only its tail that could still be the start of a
@@ -6,18 +6,25 @@
 // spaces, an open PEM block), bounded; everything before it is released at once. Pure: bytes
 // in, bytes out, no I/O.
 
-import { CallguardError } from './errors.js';
-import { classifyTree, replacementFor, settle } from './engine.js';
-import type { InspectInput } from './engine.js';
-import { eventDeltas } from './payload/formats/deltas.js';
-import type { Delta } from './payload/formats/deltas.js';
-import { applyEdits, encodeJsonString, parseJson } from './payload/json.js';
-import type { Edit, JsonNode } from './payload/json.js';
-import { errorEvent, parseEvent, SseSplitter, withData } from './payload/sse.js';
-import type { SseEvent } from './payload/sse.js';
-import { decide } from './policy/decide.js';
-import { actionRank } from './policy/types.js';
-import type { Action, Decision, Finding, FindingDecision } from './policy/types.js';
+import { CallguardError, errorBody } from '../errors.js';
+import { eventDeltas } from '../payload/formats/deltas.js';
+import type { Delta } from '../payload/formats/deltas.js';
+import { applyEdits, encodeJsonString, parseJson } from '../payload/json.js';
+import type { Edit, JsonNode } from '../payload/json.js';
+import { errorEvent, parseEvent, SseSplitter, withData } from '../payload/sse.js';
+import type { SseEvent } from '../payload/sse.js';
+import { actionRank } from '../policy/types.js';
+import type { Action, Decision, Finding, FindingDecision } from '../policy/types.js';
+import { replacementFor } from './apply.js';
+import { classifyTree, detectText } from './classify.js';
+import { judge, refusal, settle } from './settle.js';
+import type { InspectInput } from './types.js';
+
+/** What a stream inspector works with: an inspection's input without a body. */
+export interface StreamInput extends Omit<InspectInput, 'body'> {
+  /** The exchange's session id, named in the error event of a stopped stream. */
+  sessionId?: string | undefined;
+}
 
 export interface StreamLimits {
   /** Longest event (bytes) accepted before the stream is refused. */
@@ -28,7 +35,7 @@ export interface StreamLimits {
   maxPemHoldChars: number;
 }
 
-export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxEventBytes: 1 << 20,
   maxHoldChars: 256,
   maxPemHoldChars: 16_384,
@@ -82,7 +89,7 @@ interface Channel {
 export interface StreamOutput {
   /** Bytes to forward for this chunk (may be empty while a tail is held). */
   body: Uint8Array;
-  /** The stream was stopped (a value the policy blocks, or a broken event). */
+  /** The stream was stopped (a value the policy blocks or holds, or a broken event). */
   stopped: boolean;
 }
 
@@ -95,12 +102,12 @@ export class StreamInspector {
   private action: Decision['action'] = 'allow';
   private events = 0;
   private stopped = false;
-  /** Set when the stream was refused: the error to record. */
+  /** Set when the stream was stopped: the error to record. */
   error: CallguardError | undefined;
   changed = false;
 
   constructor(
-    private readonly input: Omit<InspectInput, 'body'>,
+    private readonly input: StreamInput,
     private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS,
   ) {
     this.splitter = new SseSplitter(limits.maxEventBytes);
@@ -134,18 +141,17 @@ export class StreamInspector {
     else if (e instanceof RangeError)
       err = new CallguardError('body_too_large', 'an event of the stream is too large', {
         rule: 'limits.max_body_bytes',
-        status: 502,
       });
     else throw e;
     this.error = err;
+    // The findings that stopped the stream are the stream's findings too (audit, search).
+    if (err.decision) this.record(err.decision);
     this.action = 'block';
     this.trace.push(`stream stopped: ${err.code}`);
     // Nothing held is released: it may hold the value the policy refuses.
     this.queue.length = 0;
-    const body = JSON.stringify({
-      error: { code: err.code, message: err.message, paths: err.paths, rule: err.rule },
-    });
-    return { body: errorEvent(body), stopped: true };
+    const { body } = errorBody(err, this.input.sessionId ?? '');
+    return { body: errorEvent(JSON.stringify(body)), stopped: true };
   }
 
   private accept(e: SseEvent): void {
@@ -302,17 +308,12 @@ export class StreamInspector {
   }
 
   private hits(text: string, offset: number): ChannelHit[] {
-    const detectors = this.input.route.detectors;
-    if (!detectors || text.length === 0) return [];
-    return detectors
-      .scan(text, { keys: [] })
-      .filter((h) => h.level !== this.input.policy.levels.lowest)
-      .map((h) => ({
-        start: h.start + offset,
-        end: h.end + offset,
-        detector: h.detector,
-        level: h.level,
-      }));
+    return detectText(this.input, text, []).map((h) => ({
+      start: h.start + offset,
+      end: h.end + offset,
+      detector: h.detector,
+      level: h.level,
+    }));
   }
 
   private decideHits(hits: ChannelHit[], ch: Channel): DecidedHit[] {
@@ -328,29 +329,13 @@ export class StreamInspector {
         span: { start: h.start, end: h.end },
       };
     });
-    const { decision, actions } = decide(
+    const { decision, actions } = judge(
+      this.input,
       findings,
-      this.input.policy.rules,
-      this.input.policy.defaults,
-      { route: this.input.route.name, fn: this.input.fn?.name, principal: this.input.principal },
-      this.input.policy.levels,
+      (i) => ch.text.slice(hits[i]!.start - ch.base, hits[i]!.end - ch.base),
+      'the streamed answer',
     );
     refuseHold(decision);
-    if (decision.action === 'block') {
-      const blocked = decision.findings.filter((f) => f.action === 'block');
-      throw new CallguardError('blocked', 'the streamed answer carries values the policy blocks', {
-        paths: [...new Set(blocked.map((f) => f.path))],
-        rule: [...new Set(blocked.map((f) => f.rule))].join(','),
-        status: 502,
-      });
-    }
-    if (this.input.fingerprint) {
-      const fp = this.input.fingerprint;
-      decision.findings.forEach((f, i) => {
-        const h = hits[i];
-        if (h) f.fingerprint = fp(ch.text.slice(h.start - ch.base, h.end - ch.base));
-      });
-    }
     this.record(decision);
     return decision.findings.map((f, i) => ({
       start: hits[i]!.start,
@@ -445,11 +430,6 @@ function isDigitLike(c: number): boolean {
 
 /** A stream cannot wait for an approval: a value the policy holds stops it (fail closed). */
 function refuseHold(d: Decision): void {
-  if (d.action !== 'hold') return;
-  const held = d.findings.filter((f) => f.action === 'hold');
-  throw new CallguardError('blocked', 'a streamed answer cannot wait for an approval', {
-    paths: [...new Set(held.map((f) => f.path))],
-    rule: [...new Set(held.map((f) => f.rule))].join(','),
-    status: 502,
-  });
+  if (d.action === 'hold')
+    throw refusal(d, 'hold', 'a streamed answer cannot wait for an approval');
 }

@@ -1,0 +1,203 @@
+// Applying decided actions: each finding's replacement spliced into the bytes of its
+// scope; edits inside a JSON document carried in a string become one edit of that string in
+// the enclosing scope. Only the replaced values' bytes change.
+
+import { fieldLabel, maskText, redactPlaceholder } from '../enforce/actions.js';
+import type { Tokenizer } from '../enforce/tokenize.js';
+import { sortSmall } from '../detect/index.js';
+import { applyEdits, encodeJsonString } from '../payload/json.js';
+import type { Edit, JsonNode, JsonString } from '../payload/json.js';
+import type { Action, Finding, FindingDecision } from '../policy/types.js';
+import type { InspectInput, Scope, Target } from './types.js';
+
+/** The text of a finding's value: a hit's substring, a string's value, a scalar's spelling. */
+export function valueOf(t: Target): string {
+  if (t.kind === 'span') return t.node.value.slice(t.start, t.end);
+  return scalarText(t.scope.bytes, t.node);
+}
+
+/** Applies each finding's action; returns the new body, or undefined if nothing changed. */
+export function applyActions(
+  input: InspectInput,
+  top: Scope,
+  targets: readonly Target[],
+  findings: readonly FindingDecision[],
+  actions: ReadonlyMap<FindingDecision, Action>,
+): Uint8Array | undefined {
+  // Whole-value edits by scope; hits inside a string grouped by string, to become one edit.
+  const valueEdits = new Map<Scope, Edit[]>();
+  const subEdits = new Map<
+    Scope,
+    Map<JsonString, { start: number; end: number; text: string }[]>
+  >();
+  // A token costs an HMAC and an AES-GCM encryption; the same value often comes back many
+  // times in one body (a chat resends its history every turn). Tokens are deterministic, so
+  // one per distinct value and kind; kept for this call only (no values outlive it).
+  const tokens = new Map<string, string>();
+  const replace = (action: Action, f: FindingDecision, original: string): string => {
+    if (action.type !== 'tokenize') return replacementFor(action, f, original, input.tokenizer);
+    const key = `${tokenKind(f)}\0${original}`;
+    let text = tokens.get(key);
+    if (text === undefined)
+      tokens.set(key, (text = replacementFor(action, f, original, input.tokenizer)));
+    return text;
+  };
+  findings.forEach((f, i) => {
+    const action = actions.get(f);
+    const t = targets[i];
+    // A held value goes on as it is once approved: the approval is for exactly this value.
+    if (!action || !t || action.type === 'allow' || action.type === 'hold') return;
+    if (t.kind === 'span') {
+      const original = t.node.value.slice(t.start, t.end);
+      const text = replace(action, f, original);
+      if (text === original) return;
+      let byNode = subEdits.get(t.scope);
+      if (!byNode) subEdits.set(t.scope, (byNode = new Map()));
+      const list = byNode.get(t.node) ?? [];
+      list.push({ start: t.start, end: t.end, text });
+      byNode.set(t.node, list);
+      return;
+    }
+    const bytes = encodeJsonString(replace(action, f, valueOf(t)));
+    // An edit that changes nothing (say, an empty string masked) is no edit: the body then
+    // stays the original, and is forwarded as it came (even compressed).
+    if (Buffer.compare(bytes, t.scope.bytes.subarray(t.node.start, t.node.end)) === 0) return;
+    const list = valueEdits.get(t.scope) ?? [];
+    list.push({ start: t.node.start, end: t.node.end, replacement: bytes });
+    valueEdits.set(t.scope, list);
+  });
+
+  for (const [scope, byNode] of subEdits) {
+    const list = valueEdits.get(scope) ?? [];
+    for (const [node, subs] of byNode) {
+      sortSmall(subs, (a, b) => a.start - b.start);
+      if (spliceSubEdits(node, subs, list)) continue;
+      let text = '';
+      let at = 0;
+      for (const s of subs) {
+        if (s.start < at) continue; // the detectors never overlap; guard anyway
+        text += node.value.slice(at, s.start) + s.text;
+        at = s.end;
+      }
+      text += node.value.slice(at);
+      list.push({ start: node.start, end: node.end, replacement: encodeJsonString(text) });
+    }
+    valueEdits.set(scope, list);
+  }
+  // Inner documents: each becomes one edit of its string in the enclosing scope.
+  for (const scope of [...valueEdits.keys()]) {
+    if (!scope.parent) continue;
+    const edited = applyEdits(scope.bytes, valueEdits.get(scope) ?? []);
+    const { scope: parent, node } = scope.parent;
+    const list = valueEdits.get(parent) ?? [];
+    list.push({
+      start: node.start,
+      end: node.end,
+      replacement: encodeJsonString(Buffer.from(edited).toString('utf8')),
+    });
+    valueEdits.set(parent, list);
+  }
+  const edits = valueEdits.get(top);
+  return edits && edits.length > 0 ? applyEdits(top.bytes, edits) : undefined;
+}
+
+/**
+ * Edits for hits inside a string literal that is plain ASCII without escapes (byte length
+ * = UTF-16 length, the common case): each hit's bytes are replaced where they are, instead
+ * of re-encoding the whole string. The result is byte-identical to re-encoding it: such a
+ * literal's bytes are exactly what encodeJsonString gives for its value, and the encoding of
+ * well-formed text is the concatenation of its parts' encodings. False (nothing pushed):
+ * the caller re-encodes the string.
+ */
+function spliceSubEdits(
+  node: JsonString,
+  subs: readonly { start: number; end: number; text: string }[],
+  list: Edit[],
+): boolean {
+  if (node.end - node.start - 2 !== node.value.length) return false;
+  for (const s of subs) if (!isWellFormed(s.text)) return false;
+  let at = 0;
+  const base = node.start + 1;
+  for (const s of subs) {
+    if (s.start < at) continue; // the detectors never overlap; guard anyway
+    list.push({ start: base + s.start, end: base + s.end, replacement: literalContent(s.text) });
+    at = s.end;
+  }
+  return true;
+}
+
+/**
+ * The bytes of `text` inside a JSON string literal (without the quotes). A mask, token or
+ * placeholder is nearly always printable ASCII without `"` or `\\`: its bytes are its
+ * characters, written into a pooled Buffer rather than through TextEncoder.
+ */
+function literalContent(text: string): Uint8Array {
+  let plain = true;
+  for (let i = 0; i < text.length && plain; i++) {
+    const c = text.charCodeAt(i);
+    plain = c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+  }
+  if (plain) return Buffer.from(text, 'latin1');
+  const literal = encodeJsonString(text);
+  return literal.subarray(1, literal.length - 1);
+}
+
+/** String.prototype.isWellFormed (ES2024, Node 20): not in the ES2023 lib the build uses. */
+function isWellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** The text that replaces a finding's value under `action` (never block or hold). */
+export function replacementFor(
+  action: Action,
+  f: Finding,
+  original: string,
+  tokenizer: Tokenizer | undefined,
+): string {
+  switch (action.type) {
+    case 'mask':
+      return maskText(original, action);
+    case 'redact':
+      return redactPlaceholder(f.level, fieldLabel(f.path, f.detector));
+    case 'tokenize': {
+      if (!tokenizer) throw new TypeError('tokenize action without a tokenizer');
+      // A value that already is one of our tokens (a model passing a token back) stays as
+      // it is: tokenizing it again would hide the value behind two layers.
+      if (tokenizer.owns(original)) return original;
+      return tokenizer.tokenize(original, tokenKind(f));
+    }
+    case 'allow':
+      return original;
+    case 'block':
+    case 'hold':
+      // block is refused before edits; a held value is never replaced.
+      throw new TypeError(`action ${action.type} has no replacement`);
+  }
+}
+
+/** tokenKind of a detector's finding, by detector id (trusted configuration, bounded). */
+const DETECTOR_TOKEN_KINDS = new Map<string, string>();
+
+/** `card` in `tok_card_…`: the detector, else the field name, as [a-z0-9]{1,24}. */
+function tokenKind(f: Finding): string {
+  if (f.detector === undefined) return tokenKindOf(f);
+  let kind = DETECTOR_TOKEN_KINDS.get(f.detector);
+  if (kind === undefined) DETECTOR_TOKEN_KINDS.set(f.detector, (kind = tokenKindOf(f)));
+  return kind;
+}
+
+function tokenKindOf(f: Finding): string {
+  const kind = fieldLabel(f.path.replace(/^.*#/, ''), f.detector)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 24);
+  return kind || 'value';
+}
+
+/** A scalar's text: a string's decoded value, a number's or literal's source spelling. */
+function scalarText(bytes: Uint8Array, node: JsonNode): string {
+  if (node.kind === 'string') return node.value;
+  return Buffer.from(bytes.buffer, bytes.byteOffset + node.start, node.end - node.start).toString(
+    'utf8',
+  );
+}

@@ -1,0 +1,10 @@
+// The classification engine: find every classified value of a body (function contracts
+// wherever a format adapter finds a call, detectors over free text and untagged fields),
+// decide, and apply the decision by splicing replacements into the original bytes; or the
+// same over a text/event-stream answer, event by event. Pure: bytes and plain objects in,
+// bytes and plain objects out; no gRPC, no Envoy, no I/O. Only this face is public.
+
+export { inspect } from './inspect.js';
+export type { InspectInput, Inspection } from './types.js';
+export { StreamInspector } from './stream.js';
+export type { StreamInput, StreamLimits, StreamOutput } from './stream.js';

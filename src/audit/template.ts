@@ -51,12 +51,13 @@ export const SESSION_MAPPINGS = {
     source: { properties: { ip: { type: 'ip' } } },
     http: {
       properties: {
-        request: { properties: { method: keyword } },
+        request: { properties: { method: keyword, id: keyword } },
         response: { properties: { status_code: { type: 'long' } } },
       },
     },
     url: { properties: { path: keyword, domain: keyword } },
     trace: { properties: { id: keyword } },
+    span: { properties: { id: keyword } },
     callguard: {
       properties: {
         session_id: keyword,
@@ -149,4 +150,15 @@ export function sessionTemplate(prefix: string) {
 export async function installTemplate(es: Client, prefix: string): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the literal mapping is checked by Elasticsearch
   await es.indices.putIndexTemplate(sessionTemplate(prefix) as any);
+  // The template shapes new indices only; today's index may have been made by an earlier
+  // version. Its strict mapping would refuse a field added since (to the dead-letter file
+  // until the next day's index), so new fields are added to the existing indices too.
+  // Adding fields is always allowed; a changed type would fail here, loudly, and be retried.
+  await es.indices.putMapping({
+    index: `${prefix}-*`,
+    allow_no_indices: true,
+    ignore_unavailable: true,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+    ...(SESSION_MAPPINGS as any),
+  });
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { CallguardError, errorBody } from '../errors.js';
 import type { SessionRecord, SessionSink } from '../audit/record.js';
+import { traceFields } from '../audit/trace.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
@@ -66,6 +67,7 @@ export async function check(deps: AuthzDeps, req: CheckRequest): Promise<CheckRe
       authMethod: principal.authMethod,
     },
     outcome: 'allowed',
+    ...traceFields(headers),
   };
   try {
     const sel = selectRoute(deps.policy(), method, path, hintFrom(req));

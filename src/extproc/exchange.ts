@@ -20,6 +20,8 @@ import type { Decision, Direction, Principal } from '../policy/types.js';
 import type { AuditBody, Outcome, SessionRecord, SessionSink } from '../audit/record.js';
 import { auditBody } from '../audit/body.js';
 import { replayHeaders } from '../audit/replay.js';
+import { traceFields } from '../audit/trace.js';
+import type { TraceFields } from '../audit/trace.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
@@ -85,7 +87,7 @@ export class Exchange {
   private path: string | undefined;
   private routeVia: 'metadata' | 'path' | undefined;
   private authority: string | undefined;
-  private traceId: string | undefined;
+  private trace: TraceFields = {};
   private sourceIp: string | undefined;
   private requestHeaders: Record<string, string> | undefined;
   private req: Side = { encoding: 'identity', inspect: false };
@@ -177,7 +179,7 @@ export class Exchange {
     this.method = h.get(':method');
     this.path = h.get(':path');
     this.authority = h.get(':authority');
-    this.traceId = h.get('x-request-id');
+    this.trace = traceFields(h);
     this.sourceIp = sourceIp(msg);
     this.requestHeaders = replayHeaders(h);
     this.policy = this.deps.policy();
@@ -635,7 +637,7 @@ export class Exchange {
     if (this.principal.name) record.principal.name = this.principal.name;
     if (this.principal.issuer) record.principal.issuer = this.principal.issuer;
     if (this.authority !== undefined) record.authority = this.authority;
-    if (this.traceId !== undefined) record.trace_id = this.traceId;
+    Object.assign(record, this.trace);
     if (this.sourceIp !== undefined) record.source_ip = this.sourceIp;
     if (this.requestHeaders) record.request_headers = this.requestHeaders;
     if (this.req.inspect || this.res.inspect) record.format = 'json';

@@ -7,19 +7,12 @@
 // Installed with `go install` into the project's gitignored .cache/bin on first use, like
 // Envoy (src/cli/envoy.ts): no system-wide install. Needs Go (1.22+) on the PATH.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src/cli/envoy.js';
+import { ensureGoBinary } from '../src/cli/install.js';
 
 export const VEGETA_MODULE = 'github.com/tsenart/vegeta/v12';
 export const VEGETA_VERSION = 'v12.13.0';
@@ -30,34 +23,10 @@ export function vegetaBinary(root = PROJECT_ROOT): string {
 
 /** Path to vegeta of the pinned version, installing it with `go install` if needed. */
 export function ensureVegeta(log: (line: string) => void = () => {}, root = PROJECT_ROOT): string {
-  const bin = vegetaBinary(root);
-  if (!works(bin)) {
-    log(`installing vegeta ${VEGETA_VERSION} (go install ${VEGETA_MODULE}) into ${bin}`);
-    mkdirSync(join(root, '.cache', 'bin'), { recursive: true });
-    // Built into a folder of this process, then renamed over: a racing run never sees half
-    // a binary.
-    const tmp = mkdtempSync(join(root, '.cache', 'bin', '.vegeta-'));
-    try {
-      execFileSync('go', ['install', `${VEGETA_MODULE}@${VEGETA_VERSION}`], {
-        stdio: ['ignore', 'inherit', 'inherit'],
-        env: { ...process.env, GOBIN: tmp },
-      });
-      renameSync(join(tmp, 'vegeta'), bin);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-    if (!works(bin)) throw new Error(`vegeta installed but ${bin} is not ${VEGETA_VERSION}`);
-  }
-  return bin;
-}
-
-/** The binary exists and its build info names the pinned module version. */
-function works(bin: string): boolean {
-  if (!existsSync(bin)) return false;
-  const r = spawnSync('go', ['version', '-m', bin], { encoding: 'utf8' });
-  return (
-    r.status === 0 &&
-    new RegExp(`\\bmod\\s+${VEGETA_MODULE}\\s+${VEGETA_VERSION}\\b`).test(r.stdout)
+  return ensureGoBinary(
+    { module: VEGETA_MODULE, version: VEGETA_VERSION },
+    vegetaBinary(root),
+    log,
   );
 }
 

@@ -137,7 +137,12 @@ export class Indexer {
     while (this.running) {
       if (!this.stats.template_installed) {
         try {
-          await installTemplate(this.es, this.opts.prefix);
+          await installTemplate(this.es, this.opts.prefix, (index, reason) =>
+            this.opts.log.warn(
+              { index, reason },
+              'audit: an existing index cannot take the current mapping; records it refuses go to the dead-letter file',
+            ),
+          );
           this.stats.template_installed = true;
           this.ok();
         } catch (e) {

@@ -38,8 +38,12 @@ export interface SessionRecord {
   authority?: string;
   /** The caller's address as Envoy saw it (`source.address` attribute). */
   source_ip?: string;
-  /** Envoy's `x-request-id`. */
+  /** The W3C `traceparent`'s trace-id, when the request carried a valid one (audit/trace.ts). */
   trace_id?: string;
+  /** The same header's parent-id: the caller's span. */
+  span_id?: string;
+  /** Envoy's `x-request-id`. */
+  request_id?: string;
   route?: string;
   route_via?: 'metadata' | 'path';
   function?: string;
@@ -152,9 +156,10 @@ export interface SessionDocument {
   };
   user: { id: string; name: string; email?: string; roles: string[] };
   source?: { ip: string };
-  http?: { request: { method: string }; response?: { status_code: number } };
+  http?: { request: { method?: string; id?: string }; response?: { status_code: number } };
   url?: { path: string; domain?: string };
   trace?: { id: string };
+  span?: { id: string };
   callguard: {
     session_id: string;
     auth_method: string;
@@ -249,8 +254,10 @@ export function toDocument(r: SessionRecord): SessionDocument {
     if (r.upstream_status !== undefined) doc.http.response = { status_code: r.upstream_status };
     else if (r.error) doc.http.response = { status_code: r.error.status };
   }
+  if (r.request_id) (doc.http ??= { request: {} }).request.id = r.request_id;
   if (r.path) doc.url = { path: r.path, ...(r.authority ? { domain: r.authority } : {}) };
   if (r.trace_id) doc.trace = { id: r.trace_id };
+  if (r.span_id) doc.span = { id: r.span_id };
   if (r.route) cg.route = r.route;
   if (r.route_via) cg.route_via = r.route_via;
   if (r.function) cg.function = r.function;

@@ -14,6 +14,10 @@ export interface SessionFilters {
   path?: string;
   function?: string;
   route?: string;
+  /** A W3C trace id (trace.id): the sessions of one distributed trace. */
+  trace?: string;
+  /** Envoy's x-request-id (http.request.id). */
+  request_id?: string;
   size?: number;
   cursor?: string;
 }
@@ -43,6 +47,8 @@ const FILTER_SCHEMA = {
     path: { type: 'string', pattern: '^(/|#)', maxLength: 1024 },
     function: text,
     route: text,
+    trace: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    request_id: text,
     size: { type: 'integer', minimum: 1, maximum: 100 },
     cursor: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,512}$' },
   },
@@ -140,6 +146,8 @@ export function toQuery(f: SessionFilters): Query {
   if (f.decision) filter.push({ term: { 'callguard.decision': f.decision } });
   if (f.function) filter.push({ term: { 'callguard.function': f.function } });
   if (f.route) filter.push({ term: { 'callguard.route': f.route } });
+  if (f.trace) filter.push({ term: { 'trace.id': f.trace } });
+  if (f.request_id) filter.push({ term: { 'http.request.id': f.request_id } });
   // level and path match the same finding.
   const finding: Query[] = [];
   if (f.level) finding.push({ term: { 'callguard.findings.level': f.level } });

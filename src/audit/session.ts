@@ -7,6 +7,7 @@ import type { FunctionPlan, RoutePlan } from '../policy/compile.js';
 import type { Levels } from '../policy/levels.js';
 import type { Decision, Principal } from '../policy/types.js';
 import type { AuditBody, Outcome, SessionRecord } from './record.js';
+import type { TraceFields } from './trace.js';
 
 /** What is known of one session so far. */
 export interface SessionFacts {
@@ -17,7 +18,8 @@ export interface SessionFacts {
   /** The path as requested; the record keeps it without its query. */
   path?: string;
   authority?: string;
-  traceId?: string;
+  /** W3C trace context and the request id (audit/trace.ts). */
+  trace?: TraceFields;
   sourceIp?: string;
   /** Non-secret request headers (audit/replay.ts). */
   requestHeaders?: Record<string, string>;
@@ -54,7 +56,7 @@ export function sessionRecord(f: SessionFacts, endedAt: number, outcome: Outcome
   if (f.method !== undefined) record.method = f.method;
   if (f.path !== undefined) record.path = f.path.split('?')[0] as string;
   if (f.authority !== undefined) record.authority = f.authority;
-  if (f.traceId !== undefined) record.trace_id = f.traceId;
+  if (f.trace) Object.assign(record, f.trace);
   if (f.sourceIp !== undefined) record.source_ip = f.sourceIp;
   if (f.requestHeaders) record.request_headers = f.requestHeaders;
   if (f.route) {

@@ -51,12 +51,13 @@ export const SESSION_MAPPINGS = {
     source: { properties: { ip: { type: 'ip' } } },
     http: {
       properties: {
-        request: { properties: { method: keyword } },
+        request: { properties: { method: keyword, id: keyword } },
         response: { properties: { status_code: { type: 'long' } } },
       },
     },
     url: { properties: { path: keyword, domain: keyword } },
     trace: { properties: { id: keyword } },
+    span: { properties: { id: keyword } },
     callguard: {
       properties: {
         session_id: keyword,
@@ -146,7 +147,33 @@ export function sessionTemplate(prefix: string) {
   };
 }
 
-export async function installTemplate(es: Client, prefix: string): Promise<void> {
+export async function installTemplate(
+  es: Client,
+  prefix: string,
+  /** An existing index whose mapping cannot take the new fields (a type conflict). */
+  onRefused: (index: string, reason: string) => void = () => {},
+): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the literal mapping is checked by Elasticsearch
   await es.indices.putIndexTemplate(sessionTemplate(prefix) as any);
+  // The template shapes new indices only; today's index may have been made by an earlier
+  // version. Its strict mapping would refuse a field added since (to the dead-letter file
+  // until the next day's index), so new fields are added to the existing indices too.
+  // Index by index: one whose mapping conflicts (made by someone else) is reported and left
+  // as it is; what it refuses goes to the dead-letter file, and the others still ship.
+  const existing = await es.indices.getMapping({
+    index: `${prefix}-*`,
+    allow_no_indices: true,
+    ignore_unavailable: true,
+  });
+  for (const index of Object.keys(existing)) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      await es.indices.putMapping({ index, ...(SESSION_MAPPINGS as any) });
+    } catch (e) {
+      const status = (e as { meta?: { statusCode?: number } }).meta?.statusCode;
+      if (status !== 400) throw e;
+      const type = (e as { body?: { error?: { type?: string } } }).body?.error?.type;
+      onRefused(index, type ?? 'mapping refused');
+    }
+  }
 }

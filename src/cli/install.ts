@@ -3,8 +3,8 @@
 // install fills a private temporary folder and moves it into place with one rename.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Makes `dir` hold a good install: when `valid()` already holds, nothing is done. Otherwise
@@ -45,6 +45,61 @@ function tryRename(from: string, to: string): boolean {
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return false;
     throw e;
   }
+}
+
+export interface GoProgram {
+  /** The module, e.g. `helm.sh/helm/v4`. */
+  module: string;
+  /** The pinned version, e.g. `v4.3.2`. */
+  version: string;
+  /** The main package when it is not the module's root, e.g. `helm.sh/helm/v4/cmd/helm`. */
+  pkg?: string;
+}
+
+/**
+ * `bin` is the program of the pinned module version, installed with `go install` when missing
+ * or of another version (a binary's build info names its module version). It is built into a
+ * folder of this process and renamed over `bin`: a racing run never sees half a binary, and
+ * the last rename wins with a whole one. Needs Go on the PATH.
+ */
+export function ensureGoBinary(
+  program: GoProgram,
+  bin: string,
+  log: (line: string) => void = () => {},
+): string {
+  if (goBinaryIs(bin, program)) return bin;
+  const target = `${program.pkg ?? program.module}@${program.version}`;
+  log(`installing ${basename(bin)} ${program.version} (go install ${target}) into ${bin}`);
+  mkdirSync(dirname(bin), { recursive: true });
+  const tmp = mkdtempSync(join(dirname(bin), `.${basename(bin)}-`));
+  try {
+    execFileSync('go', ['install', target], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, GOBIN: tmp },
+    });
+    const [built] = readdirSync(tmp);
+    if (built === undefined) throw new Error(`go install ${target} built nothing`);
+    renameSync(join(tmp, built), bin);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  if (!goBinaryIs(bin, program))
+    throw new Error(`${bin} was installed but is not ${program.module} ${program.version}`);
+  return bin;
+}
+
+/** The binary exists and its build info names the module at the pinned version. */
+export function goBinaryIs(bin: string, program: GoProgram): boolean {
+  if (!existsSync(bin)) return false;
+  const r = spawnSync('go', ['version', '-m', bin], { encoding: 'utf8' });
+  // Lines of `go version -m`: "\tmod\t<module>\t<version>\t<sum>".
+  return (
+    r.status === 0 &&
+    r.stdout.split('\n').some((line) => {
+      const [kind, mod, version] = line.trim().split(/\s+/);
+      return kind === 'mod' && mod === program.module && version === program.version;
+    })
+  );
 }
 
 /** Whether this process runs as root (system users and apt need it). */

@@ -8,6 +8,7 @@ import { CallguardError } from '../errors.js';
 import type { SessionSink } from '../audit/record.js';
 import { sessionRecord } from '../audit/session.js';
 import type { SessionFacts } from '../audit/session.js';
+import { traceFields } from '../audit/trace.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
@@ -59,6 +60,7 @@ export async function check(deps: AuthzDeps, req: CheckRequest): Promise<CheckRe
   const headers = new Map(Object.entries(http.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   f.method = http.method ?? headers.get(':method') ?? '';
   f.path = http.path ?? headers.get(':path') ?? '';
+  f.trace = traceFields(headers);
   try {
     const admitted = await admit(f, {
       policy: deps.policy(),

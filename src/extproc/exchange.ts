@@ -17,6 +17,7 @@ import { sessionRecord } from '../audit/session.js';
 import type { SessionFacts } from '../audit/session.js';
 import { auditBody } from '../audit/body.js';
 import { replayHeaders } from '../audit/replay.js';
+import { traceFields } from '../audit/trace.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
@@ -161,7 +162,7 @@ export class Exchange {
     f.method = h.get(':method');
     f.path = h.get(':path');
     f.authority = h.get(':authority');
-    f.traceId = h.get('x-request-id');
+    f.trace = traceFields(h);
     f.sourceIp = sourceIp(msg);
     f.requestHeaders = replayHeaders(h);
     this.policy = this.deps.policy();

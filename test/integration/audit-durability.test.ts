@@ -251,5 +251,8 @@ describe('documents Elasticsearch rejects', () => {
     // The log names the session and the reason type, never the reason's text.
     expect(s.callguardOutput()).toContain('dead-letter');
     expect(s.callguardOutput()).not.toContain('4111 1111 1111 1111');
+    // Adding the current fields to that index was refused: said once at start, and the
+    // other records still shipped (above).
+    expect(s.callguardOutput()).toContain('cannot take the current mapping');
   }, 60_000);
 });

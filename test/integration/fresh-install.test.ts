@@ -1,19 +1,21 @@
 // The first five minutes, on every CI run: what `npm start` and the test setup install works
 // on a machine where nothing was installed before. Elasticsearch goes into an empty project
 // folder for a system user that does not exist yet (the code under test creates it; the
-// test removes it), starts and turns green; Envoy goes into an empty folder and runs.
-// Maven's and pip's own caches (filled by the global setup) keep this to a copy, not a
-// download.
+// test removes it), starts and turns green; Envoy goes into an empty folder and runs; helm is
+// built into an empty folder by two racing processes. Maven's, pip's and Go's own caches
+// (filled by the global setup) keep this to a copy or a link, not a download.
 
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startElasticsearch } from '../../src/cli/elasticsearch.js';
-import { ensureEnvoy, envoyBinary } from '../../src/cli/envoy.js';
-import { userIds } from '../../src/cli/install.js';
+import { ensureEnvoy, envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
+import { goBinaryIs, userIds } from '../../src/cli/install.js';
+import { ensureHelm, HELM, helmBinary } from '../support/helm.js';
 import { freePort } from './stack.js';
 
 const roots: string[] = [];
@@ -79,4 +81,33 @@ describe('a fresh machine', () => {
     ensureEnvoy((l) => lines.push(l), root);
     expect(lines).toEqual([]);
   }, 120_000);
+
+  it('builds helm into an empty folder with go install, two processes racing, and it runs', async () => {
+    const root = emptyRoot();
+    const bin = helmBinary(root);
+    // Two processes run the install at once (dist/ is what `npm test` built).
+    const install = pathToFileURL(join(PROJECT_ROOT, 'dist/cli/install.js')).href;
+    const script = `import { ensureGoBinary } from ${JSON.stringify(install)};
+      ensureGoBinary(${JSON.stringify(HELM)}, ${JSON.stringify(bin)}, (l) => console.log(l));`;
+    const race = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const results = await Promise.all([race(), race()]);
+    for (const r of results) expect(r.code, r.out).toBe(0);
+    expect(results.some((r) => r.out.includes('installing helm v4.3.2'))).toBe(true);
+    expect(goBinaryIs(bin, HELM)).toBe(true);
+    expect(spawnSync(bin, ['version', '--short'], { encoding: 'utf8' }).stdout).toMatch(/^v4\.3/);
+    // Nothing half-built is left beside it, and a second call installs nothing.
+    expect(readdirSync(join(root, '.cache', 'bin'))).toEqual(['helm']);
+    const lines: string[] = [];
+    ensureHelm((l) => lines.push(l), root);
+    expect(lines).toEqual([]);
+  }, 300_000);
 });

@@ -258,7 +258,7 @@ describe('a whole body', () => {
       method: 'POST',
       path: '/v1/chat/completions',
       authority: 'api.example',
-      trace_id: 'trace-1',
+      request_id: 'trace-1',
       route: 'chat',
       route_via: 'path',
       format: 'openai-chat',

@@ -94,4 +94,9 @@ describe('kibana/callguard.ndjson', () => {
       for (const f of used) expect(known, `${o.id} uses ${f}`).toContain(f);
     }
   });
+
+  it('every saved search shows trace.id, so a session can be joined to its trace', () => {
+    for (const o of objects.filter((x) => x.type === 'search'))
+      expect(o.attributes.columns, o.id).toContain('trace.id');
+  });
 });

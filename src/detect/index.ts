@@ -62,6 +62,11 @@ export interface CompileDetectorsOptions {
   disabled?: readonly string[];
   /** Per-detector level overrides. */
   levels?: Readonly<Record<string, string>>;
+  /**
+   * A built-in detector's default level name (`internal`, `confidential`, `restricted`) →
+   * the level it has on the policy's ladder; a `levels` entry for the detector wins.
+   */
+  levelMap?: Readonly<Record<string, string>>;
   custom: readonly CustomDetectorConfig[];
   /**
    * The level ladder, lowest first, used to rank overlapping hits (and to check level
@@ -80,6 +85,17 @@ export interface CompileDetectorsOptions {
    * (the tests check both give the same hits).
    */
   prefilter?: boolean;
+}
+
+/** A detector whose level is not on the ladder the detectors were compiled for. */
+export class DetectorLevelError extends Error {
+  constructor(
+    readonly detector: string,
+    readonly level: string,
+    ladder: readonly string[],
+  ) {
+    super(`detector "${detector}": level "${level}" is not one of ${ladder.join(', ')}`);
+  }
 }
 
 interface Active {
@@ -132,25 +148,28 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
   const ladder = opts.ladder ?? DEFAULT_LEVELS;
   const rankOf = (id: string, level: string): number => {
     const r = ladder.indexOf(level);
-    if (r < 0 && opts.ladder)
-      throw new Error(`detector "${id}": level "${level}" is not one of ${ladder.join(', ')}`);
+    if (r < 0 && opts.ladder) throw new DetectorLevelError(id, level, ladder);
     return r;
   };
 
   const enabled = opts.enabled ? new Set(opts.enabled) : undefined;
   const disabled = new Set(opts.disabled ?? []);
   const on = (id: string): boolean => (enabled ? enabled.has(id) : true) && !disabled.has(id);
-  const levelFor = (id: string, dflt: string): string => {
+  const levelFor = (id: string, dflt: string, builtin: boolean): string => {
     const l = opts.levels && Object.hasOwn(opts.levels, id) ? opts.levels[id] : undefined;
     if (l !== undefined && (typeof l !== 'string' || l.length === 0))
       throw new Error(`detectors.levels: level of "${id}" must be a non-empty string`);
-    return l ?? dflt;
+    const mapped =
+      builtin && opts.levelMap && Object.hasOwn(opts.levelMap, dflt)
+        ? opts.levelMap[dflt]
+        : undefined;
+    return l ?? mapped ?? dflt;
   };
 
   const active: Active[] = [];
   for (const s of BUILTIN_SPECS) {
     if (!on(s.id)) continue;
-    const level = levelFor(s.id, s.level);
+    const level = levelFor(s.id, s.level, true);
     active.push({
       id: s.id,
       level,
@@ -167,7 +186,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
     if (!on(c.id)) continue;
     const cc = compiledCustom.get(c.id);
     if (!cc) continue;
-    const level = levelFor(c.id, c.level);
+    const level = levelFor(c.id, c.level, false);
     active.push({
       id: c.id,
       level,

@@ -30,6 +30,12 @@ export const POLICY_DOCUMENT_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: {
+        /**
+         * Levels of the detectors on this policy's ladder: a built-in level name (`internal`,
+         * `confidential`, `restricted`) → a level maps every built-in detector of that
+         * level; a detector id → a level sets that detector's level (a route's own wins).
+         */
+        levels: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
         custom: {
           type: 'array',
           items: {
@@ -212,7 +218,7 @@ export type CustomDetectorDoc = CustomDetectorConfig;
 
 export interface PolicyDocument {
   levels?: string[];
-  detectors?: { custom?: CustomDetectorDoc[] };
+  detectors?: { levels?: Record<string, string>; custom?: CustomDetectorDoc[] };
   defaults?: { action?: ActionDoc; record?: 'masked' | 'metadata' | 'none' };
   functions?: Record<string, { description?: string; request?: string; response?: string }>;
   routes?: RouteDoc[];

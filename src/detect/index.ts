@@ -8,14 +8,21 @@
 // See docs/detectors.md.
 
 import { DEFAULT_LEVELS } from '../policy/levels.js';
-import { BUILTIN_SPECS } from './builtin.js';
-import { CHAR_DIGIT, charBit } from './chars.js';
-import { contextRegExp, digitWindows, nearContext, normalizeKey } from './context.js';
-import type { Emit, FindEnv, Finder } from './context.js';
+import { BUILTIN_SPECS, PACK_NAMES } from './builtin.js';
+import { CHAR_DIGIT, CHAR_NON_ASCII, charBit } from './chars.js';
+import { contextRegExp, digitLayout, nearContext, normalizeKey } from './context.js';
+import type { DigitLayout, Emit, FindEnv, Part } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
+import { normalizeText } from './normalize.js';
+import type { NormalizedText } from './normalize.js';
+import { LONG_TOKEN } from './spec.js';
+import type { BuiltinSpec, PackName } from './spec.js';
 
-export type { CustomDetectorConfig } from './custom.js';
+export type { CustomDetectorConfig, CustomValidator } from './custom.js';
+export { CUSTOM_VALIDATORS } from './custom.js';
+export type { BuiltinSpec, PackName } from './spec.js';
+export { PACK_NAMES, PACKS } from './spec.js';
 
 export interface DetectorHit {
   /** Detector id, e.g. 'card', 'ssn', 'email'. */
@@ -49,15 +56,26 @@ export interface CompiledDetectors {
 export interface BuiltinDetector {
   id: string;
   level: string;
+  packs: readonly PackName[];
   description: string;
 }
 
 export const BUILTIN_DETECTORS: readonly BuiltinDetector[] = Object.freeze(
-  BUILTIN_SPECS.map((s) => Object.freeze({ id: s.id, level: s.level, description: s.description })),
+  BUILTIN_SPECS.map((s) =>
+    Object.freeze({ id: s.id, level: s.level, packs: s.packs, description: s.description }),
+  ),
 );
 
+/** `all` in a pack list: every pack. */
+export const ALL_PACKS = 'all';
+
 export interface CompileDetectorsOptions {
-  /** Only these ids (built-in or custom); default: every built-in and every custom. */
+  /**
+   * The built-in packs to run (PACKS; `all`: every one). Default: every pack. A custom
+   * detector runs whatever the packs.
+   */
+  packs?: readonly string[];
+  /** Only these ids (built-in or custom), whatever the packs. */
   enabled?: readonly string[];
   disabled?: readonly string[];
   /** Per-detector level overrides. */
@@ -80,11 +98,16 @@ export interface CompileDetectorsOptions {
    */
   digitWindows?: boolean;
   /**
-   * Default true: a detector whose every value holds some literal (`@` for e-mail, `sk-` for
-   * OpenAI keys…) is not run on a text without it. false: every detector runs on every text
-   * (the tests check both give the same hits).
+   * Default true: a detector is not run on a text that cannot hold what it finds (no digit,
+   * no digit cluster as large as its values', no long token, a missing literal). false:
+   * every detector runs on every text (the tests check both give the same hits).
    */
   prefilter?: boolean;
+  /**
+   * Default true: detectors other than the secrets' read the normalized view of a text
+   * (normalize.ts). false: every detector reads the text as it is.
+   */
+  normalize?: boolean;
 }
 
 /** A detector whose level is not on the ladder the detectors were compiled for. */
@@ -103,9 +126,15 @@ interface Active {
   level: string;
   rank: number;
   contextRe: RegExp | null;
-  finder: Finder;
+  /** Key-name words that take the key's context away (BuiltinSpec.antiContext). */
+  antiRe: RegExp | null;
+  finder: ReturnType<BuiltinSpec['compile']>;
   minScore: number;
+  /** Reads the normalized view. */
+  normalized: boolean;
   needsDigit: boolean;
+  minDigits: number;
+  longToken: boolean;
   /** Literals every value it finds holds (BuiltinSpec.requires); empty: no gate. */
   requires: readonly string[];
   /** The chars.ts bits of its digit and of the first characters of its literals. */
@@ -120,11 +149,40 @@ interface Candidate {
 }
 
 const DIGIT = /[0-9]/;
+/** A character outside ASCII. */
+const NON_ASCII = /[^\0-\x7f]/;
 /** Distinct key names whose normalized form is kept. */
 const KEY_CACHE_SIZE = 1024;
 
 /** Built-in hits below this score are never reported. */
 const BUILTIN_MIN_SCORE = 0.5;
+
+/** The characters of a long token (BuiltinSpec.longToken): A-Z a-z 0-9 _ - + / =. */
+const TOKEN_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++)
+  if (/[A-Za-z0-9_+/=-]/.test(String.fromCharCode(c))) TOKEN_CHAR[c] = 1;
+
+function isTokenChar(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c < 128 && TOKEN_CHAR[c] === 1;
+}
+
+/**
+ * Whether `text` holds a run of LONG_TOKEN token characters. Such a run covers one of the
+ * positions LONG_TOKEN − 1, 2·LONG_TOKEN − 1, …: only those are looked at first.
+ */
+export function hasLongToken(text: string): boolean {
+  const n = text.length;
+  for (let i = LONG_TOKEN - 1; i < n; i += LONG_TOKEN) {
+    if (!isTokenChar(text, i)) continue;
+    let a = i;
+    while (a > i - LONG_TOKEN + 1 && isTokenChar(text, a - 1)) a--;
+    let b = i + 1;
+    while (b < n && b - a < LONG_TOKEN && isTokenChar(text, b)) b++;
+    if (b - a >= LONG_TOKEN) return true;
+  }
+  return false;
+}
 
 export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetectors {
   const custom = opts.custom ?? [];
@@ -144,6 +202,9 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
   if (opts.enabled) checkIds('detectors.enabled', opts.enabled);
   if (opts.disabled) checkIds('detectors.disabled', opts.disabled);
   if (opts.levels) checkIds('detectors.levels', Object.keys(opts.levels));
+  for (const p of opts.packs ?? [])
+    if (p !== ALL_PACKS && !(PACK_NAMES as readonly string[]).includes(p))
+      throw new Error(`detectors.packs: unknown pack "${p}" (packs: ${PACK_NAMES.join(', ')})`);
 
   const ladder = opts.ladder ?? DEFAULT_LEVELS;
   const rankOf = (id: string, level: string): number => {
@@ -154,7 +215,12 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
 
   const enabled = opts.enabled ? new Set(opts.enabled) : undefined;
   const disabled = new Set(opts.disabled ?? []);
-  const on = (id: string): boolean => (enabled ? enabled.has(id) : true) && !disabled.has(id);
+  const packs =
+    opts.packs === undefined || opts.packs.includes(ALL_PACKS) ? undefined : new Set(opts.packs);
+  const builtinOn = (s: BuiltinSpec): boolean =>
+    (enabled ? enabled.has(s.id) : !packs || s.packs.some((p) => packs.has(p))) &&
+    !disabled.has(s.id);
+  const customOn = (id: string): boolean => (enabled ? enabled.has(id) : true) && !disabled.has(id);
   const levelFor = (id: string, dflt: string, builtin: boolean): string => {
     const l = opts.levels && Object.hasOwn(opts.levels, id) ? opts.levels[id] : undefined;
     if (l !== undefined && (typeof l !== 'string' || l.length === 0))
@@ -165,25 +231,31 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
         : undefined;
     return l ?? mapped ?? dflt;
   };
+  const normalizeOn = opts.normalize !== false;
+  const gates = opts.prefilter !== false;
 
   const active: Active[] = [];
   for (const s of BUILTIN_SPECS) {
-    if (!on(s.id)) continue;
+    if (!builtinOn(s)) continue;
     const level = levelFor(s.id, s.level, true);
     active.push({
       id: s.id,
       level,
       rank: rankOf(s.id, level),
       contextRe: contextRegExp(s.context),
+      antiRe: contextRegExp(s.antiContext ?? []),
       finder: s.compile(),
       minScore: BUILTIN_MIN_SCORE,
+      normalized: normalizeOn && s.view !== 'original',
       needsDigit: s.needsDigit === true,
-      requires: opts.prefilter === false ? [] : (s.requires ?? []),
+      minDigits: gates ? (s.minDigits ?? 0) : 0,
+      longToken: gates && s.longToken === true,
+      requires: gates ? (s.requires ?? []) : [],
       bits: 0,
     });
   }
   for (const c of custom) {
-    if (!on(c.id)) continue;
+    if (!customOn(c.id)) continue;
     const cc = compiledCustom.get(c.id);
     if (!cc) continue;
     const level = levelFor(c.id, c.level, false);
@@ -192,9 +264,13 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       level,
       rank: rankOf(c.id, level),
       contextRe: contextRegExp(c.context ?? []),
+      antiRe: null,
       finder: cc.finder,
       minScore: cc.minScore,
+      normalized: normalizeOn,
       needsDigit: false,
+      minDigits: 0,
+      longToken: false,
       requires: [],
       bits: 0,
     });
@@ -213,18 +289,20 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       flags = new Uint8Array(active.length);
       if (n !== '')
         for (let i = 0; i < active.length; i++) {
-          const re = active[i]!.contextRe;
-          if (re !== null && re.test(n)) flags[i] = 1;
+          const { contextRe, antiRe } = active[i]!;
+          if (contextRe !== null && contextRe.test(n) && !(antiRe !== null && antiRe.test(n)))
+            flags[i] = 1;
         }
       keyCache.set(k, flags);
     }
     return flags;
   };
-  const anyDigit = active.some((d) => d.needsDigit);
   for (const d of active) {
     d.bits = d.needsDigit ? CHAR_DIGIT : 0;
     for (const l of d.requires) d.bits |= charBit(l.charCodeAt(0));
   }
+  const anyNormalized = active.some((d) => d.normalized);
+  const windowsOn = opts.digitWindows !== false;
 
   return {
     active: active.map((d) => ({ id: d.id, level: d.level })),
@@ -232,30 +310,30 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       if (typeof text !== 'string' || text.length === 0) return [];
       const keys = ctx?.keys ?? [];
       const keyFlags = keys.length > 0 ? keyContexts(String(keys[keys.length - 1])) : noKey;
-      // Most prose has no digit: the detectors of numbers (cards, IBANs, SSNs, phones, IPs,
-      // dates) then have nothing to find, and are not run.
-      // Where there are digits, those detectors only scan the windows around them.
       // A caller that read the text already says which prefilter characters it holds.
       const chars = ctx?.chars !== undefined && ctx.chars >= 0 ? ctx.chars : -1;
-      const firstDigit =
-        anyDigit && (chars < 0 || (chars & CHAR_DIGIT) !== 0) ? text.search(DIGIT) : -1;
-      const windows =
-        firstDigit >= 0 && opts.digitWindows !== false ? digitWindows(text, firstDigit) : undefined;
+      const original = new View(text, chars, windowsOn);
+      // Look-alike characters are folded only where there are characters outside ASCII.
+      let norm: NormalizedText | undefined;
+      if (anyNormalized && (chars >= 0 ? (chars & CHAR_NON_ASCII) !== 0 : NON_ASCII.test(text)))
+        norm = normalizeText(text);
+      const normalized = norm ? new View(norm.text, -1, windowsOn) : original;
       const cands: Candidate[] = [];
       // One environment and one emit per scan, pointed at each detector in turn (finders
       // are synchronous and keep neither).
       let d = active[0]!;
-      const env = new Env(text);
+      let view = original;
+      const env = new Env();
       const emit: Emit = (start, end, score) => {
-        if (start >= 0 && end > start && end <= text.length && score >= d.minScore)
-          cands.push({ d, start, end, score });
+        if (!(start >= 0 && end > start && end <= view.text.length && score >= d.minScore)) return;
+        if (view !== original && norm) [start, end] = norm.original(start, end);
+        cands.push({ d, start, end, score });
       };
       for (let i = 0; i < active.length; i++) {
         d = active[i]!;
-        if (d.needsDigit && firstDigit < 0) continue;
-        if (chars >= 0 && (d.bits & chars) !== d.bits) continue;
-        if (!holdsAll(text, d.requires)) continue;
-        env.reset(keyFlags[i] === 1, d.contextRe, d.needsDigit ? windows : undefined);
+        view = d.normalized ? normalized : original;
+        if (!view.admits(d)) continue;
+        env.reset(view, keyFlags[i] === 1, d.contextRe, d.needsDigit);
         d.finder(env, emit);
       }
       return resolveOverlaps(cands);
@@ -263,30 +341,73 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
   };
 }
 
-/** Whether `text` holds every one of `literals`. */
-function holdsAll(text: string, literals: readonly string[]): boolean {
-  for (let i = 0; i < literals.length; i++) if (!text.includes(literals[i]!)) return false;
-  return true;
+/** One text a scan reads (the original or its normalized view), and what its gates know. */
+class View {
+  private first = -2;
+  private layout: DigitLayout | undefined;
+  private digitPartsCache: readonly Part[] | undefined;
+  private longToken: boolean | undefined;
+  readonly whole: readonly Part[];
+
+  constructor(
+    readonly text: string,
+    /** chars.ts bits of the text, or -1: not known. */
+    private readonly chars: number,
+    private readonly windowsOn: boolean,
+  ) {
+    this.whole = [{ from: 0, text }];
+  }
+
+  /** Index of the first ASCII digit, -1 when none. */
+  firstDigit(): number {
+    if (this.first === -2)
+      this.first =
+        this.chars >= 0 && (this.chars & CHAR_DIGIT) === 0 ? -1 : this.text.search(DIGIT);
+    return this.first;
+  }
+
+  private digitLayout(): DigitLayout {
+    return (this.layout ??= digitLayout(this.text, this.firstDigit()));
+  }
+
+  /** The parts a digit detector scans: the windows around the digits, or the whole text. */
+  digitParts(): readonly Part[] {
+    if (this.digitPartsCache === undefined) {
+      const w = this.windowsOn ? this.digitLayout().windows : undefined;
+      this.digitPartsCache =
+        w === undefined
+          ? this.whole
+          : w.map(([from, to]) => ({ from, text: this.text.slice(from, to) }));
+    }
+    return this.digitPartsCache;
+  }
+
+  /** Whether detector `d` can find anything here (its gates, cheapest first). */
+  admits(d: Active): boolean {
+    if (this.chars >= 0 && (d.bits & this.chars) !== d.bits) return false;
+    if (d.needsDigit && this.firstDigit() < 0) return false;
+    if (d.minDigits > 0 && this.digitLayout().maxCluster < d.minDigits) return false;
+    if (d.longToken && !(this.longToken ??= hasLongToken(this.text))) return false;
+    for (let i = 0; i < d.requires.length; i++)
+      if (!this.text.includes(d.requires[i]!)) return false;
+    return true;
+  }
 }
 
 /** What one detector sees of one scan (FindEnv), without a closure per scan. */
 class Env implements FindEnv {
+  text = '';
   keyContext = false;
-  digitWindows: readonly (readonly [number, number])[] | undefined = undefined;
+  parts: readonly Part[] = [];
   private re: RegExp | null = null;
   private any: boolean | undefined = undefined;
 
-  constructor(readonly text: string) {}
-
   /** Points the environment at the next detector of the scan. */
-  reset(
-    keyContext: boolean,
-    re: RegExp | null,
-    digitWindows: readonly (readonly [number, number])[] | undefined,
-  ): void {
+  reset(view: View, keyContext: boolean, re: RegExp | null, digits: boolean): void {
+    this.text = view.text;
     this.keyContext = keyContext;
     this.re = re;
-    this.digitWindows = digitWindows;
+    this.parts = digits ? view.digitParts() : view.whole;
     this.any = undefined;
   }
 

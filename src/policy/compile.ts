@@ -113,6 +113,15 @@ export function compilePolicy(
   }
   const detectorIds = new Set([...BUILTIN_DETECTORS.map((d) => d.id), ...custom.map((c) => c.id)]);
   const { levelMap, idLevels } = detectorLevels(docs, onLadder, detectorIds);
+  const withPacks = docs.filter((d) => d.doc.detectors?.packs);
+  if (withPacks.length > 1) {
+    throw new PolicyCompileError(
+      'detectors.packs may be set in one policy file only',
+      (withPacks[1] as SourcedDocument).source,
+      '/detectors/packs',
+    );
+  }
+  const policyPacks = withPacks[0]?.doc.detectors?.packs;
   const levels = new Levels(ladder, levelMap[CLEAR_THRESHOLD_LEVEL]);
   const ajv = createAjv();
 
@@ -201,8 +210,10 @@ export function compilePolicy(
           }
         }
         try {
+          const packs = r.detectors?.packs ?? policyPacks;
           plan.detectors = compileDetectors({
             ...(enabled ? { enabled } : {}),
+            ...(packs ? { packs } : {}),
             disabled: r.detectors?.disabled ?? [],
             levels: { ...idLevels, ...r.detectors?.levels },
             levelMap,

@@ -47,24 +47,65 @@ export const DIGIT_MARGIN = 64;
  */
 export const CLUSTER_GAP = 3;
 
+/**
+ * How far from a digit a `nearDigits` detector's match (with the character before it and
+ * the characters after it its end check reads) can reach: 8 characters before its first
+ * digit, 4 after its last, and margin to spare.
+ */
+export const TIGHT_MARGIN = 16;
+
 export interface DigitLayout {
   /** Windows around the digits (merged); undefined when they cover most of the text. */
   windows: readonly (readonly [number, number])[] | undefined;
+  /** The same with TIGHT_MARGIN. */
+  tight: readonly (readonly [number, number])[] | undefined;
   /** The most digits in one cluster (CLUSTER_GAP). */
   maxCluster: number;
 }
 
+/** Merged windows of `margin` characters around digits, built one digit at a time. */
+class Windows {
+  readonly list: [number, number][] = [];
+  private covered = 0;
+  private from: number;
+  private to: number;
+
+  constructor(
+    private readonly len: number,
+    private readonly margin: number,
+    first: number,
+  ) {
+    this.from = Math.max(0, first - margin);
+    this.to = Math.min(len, first + margin + 1);
+  }
+
+  add(i: number): void {
+    if (i - this.margin <= this.to) this.to = Math.min(this.len, i + this.margin + 1);
+    else {
+      this.list.push([this.from, this.to]);
+      this.covered += this.to - this.from;
+      this.from = i - this.margin;
+      this.to = Math.min(this.len, i + this.margin + 1);
+    }
+  }
+
+  /** The windows, or undefined when they would cover most of the text. */
+  done(): readonly (readonly [number, number])[] | undefined {
+    this.list.push([this.from, this.to]);
+    this.covered += this.to - this.from;
+    return this.covered * 2 > this.len ? undefined : this.list;
+  }
+}
+
 /**
- * The windows of `text` that hold its digits, DIGIT_MARGIN on each side, merged (undefined
- * when they would cover most of the text anyway: scanning it whole is then cheaper), and
- * its largest digit cluster. `first` is the index of the first digit.
+ * The windows of `text` that hold its digits, DIGIT_MARGIN (and TIGHT_MARGIN) on each side,
+ * merged (undefined when they would cover most of the text anyway: scanning it whole is
+ * then cheaper), and its largest digit cluster. `first` is the index of the first digit.
  */
 export function digitLayout(text: string, first: number): DigitLayout {
-  const windows: [number, number][] = [];
   const len = text.length;
-  let from = Math.max(0, first - DIGIT_MARGIN);
-  let to = Math.min(len, first + DIGIT_MARGIN + 1);
-  let covered = 0;
+  const wide = new Windows(len, DIGIT_MARGIN, first);
+  const tight = new Windows(len, TIGHT_MARGIN, first);
   let cluster = 1;
   let maxCluster = 1;
   let last = first;
@@ -75,17 +116,10 @@ export function digitLayout(text: string, first: number): DigitLayout {
       if (++cluster > maxCluster) maxCluster = cluster;
     } else cluster = 1;
     last = i;
-    if (i - DIGIT_MARGIN <= to) to = Math.min(len, i + DIGIT_MARGIN + 1);
-    else {
-      windows.push([from, to]);
-      covered += to - from;
-      from = i - DIGIT_MARGIN;
-      to = Math.min(len, i + DIGIT_MARGIN + 1);
-    }
+    wide.add(i);
+    tight.add(i);
   }
-  windows.push([from, to]);
-  covered += to - from;
-  return { windows: covered * 2 > len ? undefined : windows, maxCluster };
+  return { windows: wide.done(), tight: tight.done(), maxCluster };
 }
 
 export type Emit = (start: number, end: number, score: number) => void;
@@ -106,22 +140,42 @@ const UNSPACED = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Thai}]/u;
  * (`マイナンバー`, `身份证`), which may sit inside a run of letters.
  */
 export function contextRegExp(words: readonly string[]): RegExp | null {
-  const parts = words
-    .map((w) => w.trim())
-    .filter((w) => w.length > 0)
-    .sort((a, b) => b.length - a.length)
-    .map((w) => {
-      const body = w
-        .split(/[\s_.-]+/)
-        .map(escapeLiteral)
-        .join('[\\s_.\\-]{1,3}');
-      const spaced = !UNSPACED.test(w);
-      const pre = spaced && /^[\p{L}\p{N}]/u.test(w) ? '(?<![\\p{L}\\p{N}])' : '';
-      const post = spaced && /[\p{L}\p{N}]$/u.test(w) ? 's?(?![\\p{L}\\p{N}])' : '';
-      return `${pre}${body}${post}`;
-    });
+  const parts = cleanWords(words).map(wordPattern);
   if (parts.length === 0) return null;
   return new RegExp(`(?:${parts.join('|')})`, 'iu');
+}
+
+/**
+ * One global regex for many detectors' context words, each word its own capturing group
+ * (group i + 1 is `words[i]`), without word boundaries: a pre-check of which words a text
+ * may hold, in one pass (the detectors' own regexes then check boundaries).
+ */
+export function contextWordsRegExp(words: readonly string[]): RegExp | null {
+  if (words.length === 0) return null;
+  return new RegExp(words.map((w) => `(${wordBody(w)})`).join('|'), 'giu');
+}
+
+/** Trimmed, non-empty, distinct, longest first (an alternation takes the first that fits). */
+export function cleanWords(words: readonly string[]): string[] {
+  return [...new Set(words.map((w) => w.trim()).filter((w) => w.length > 0))].sort(
+    (a, b) => b.length - a.length,
+  );
+}
+
+/** A context word's letters, any run of space, `_`, `-`, `.` between its parts. */
+function wordBody(w: string): string {
+  return w
+    .split(/[\s_.-]+/)
+    .map(escapeLiteral)
+    .join('[\\s_.\\-]{1,3}');
+}
+
+function wordPattern(w: string): string {
+  const body = wordBody(w);
+  const spaced = !UNSPACED.test(w);
+  const pre = spaced && /^[\p{L}\p{N}]/u.test(w) ? '(?<![\\p{L}\\p{N}])' : '';
+  const post = spaced && /[\p{L}\p{N}]$/u.test(w) ? 's?(?![\\p{L}\\p{N}])' : '';
+  return `${pre}${body}${post}`;
 }
 
 /** `customerSSN` / `date_of_birth` / `api-key` → `customer ssn` / `date of birth` / `api key`. */

@@ -448,6 +448,7 @@ export const CORE: readonly BuiltinSpec[] = [
     id: 'dob',
     packs: ['core'],
     needsDigit: true,
+    contextRequired: true,
     minDigits: 4,
     level: 'confidential',
     description: 'Date of birth: a valid calendar date, only with context (born, dob, birthday…)',

@@ -10,13 +10,20 @@
 import { DEFAULT_LEVELS } from '../policy/levels.js';
 import { BUILTIN_SPECS, PACK_NAMES } from './builtin.js';
 import { CHAR_DIGIT, CHAR_NON_ASCII, charBit } from './chars.js';
-import { contextRegExp, digitLayout, nearContext, normalizeKey } from './context.js';
+import {
+  cleanWords,
+  contextRegExp,
+  contextWordsRegExp,
+  digitLayout,
+  nearContext,
+  normalizeKey,
+} from './context.js';
 import type { DigitLayout, Emit, FindEnv, Part } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
 import { normalizeText } from './normalize.js';
 import type { NormalizedText } from './normalize.js';
-import { LONG_TOKEN } from './spec.js';
+import { LONG_TOKEN, UPPER_RUN } from './spec.js';
 import type { BuiltinSpec, PackName } from './spec.js';
 
 export type { CustomDetectorConfig, CustomValidator } from './custom.js';
@@ -133,8 +140,13 @@ interface Active {
   /** Reads the normalized view. */
   normalized: boolean;
   needsDigit: boolean;
+  /** Scans the tight windows (BuiltinSpec.nearDigits). */
+  nearDigits: boolean;
+  /** Index among the context-gated detectors (contextRequired and needsDigit), or -1. */
+  gate: number;
   minDigits: number;
   longToken: boolean;
+  upperRun: boolean;
   /** Literals every value it finds holds (BuiltinSpec.requires); empty: no gate. */
   requires: readonly string[];
   /** The chars.ts bits of its digit and of the first characters of its literals. */
@@ -158,28 +170,34 @@ const KEY_CACHE_SIZE = 1024;
 const BUILTIN_MIN_SCORE = 0.5;
 
 /** The characters of a long token (BuiltinSpec.longToken): A-Z a-z 0-9 _ - + / =. */
-const TOKEN_CHAR = new Uint8Array(128);
+const TOKEN_CHAR = new Uint8Array(65536);
 for (let c = 0; c < 128; c++)
   if (/[A-Za-z0-9_+/=-]/.test(String.fromCharCode(c))) TOKEN_CHAR[c] = 1;
+/** Upper-case ASCII letters (BuiltinSpec.upperRun). */
+const UPPER_CHAR = new Uint8Array(65536);
+for (let c = 65; c <= 90; c++) UPPER_CHAR[c] = 1;
 
-function isTokenChar(text: string, i: number): boolean {
-  const c = text.charCodeAt(i);
-  return c < 128 && TOKEN_CHAR[c] === 1;
+/** Whether `text` holds a run of LONG_TOKEN token characters. */
+export function hasLongToken(text: string): boolean {
+  return hasRun(text, TOKEN_CHAR, LONG_TOKEN);
 }
 
 /**
- * Whether `text` holds a run of LONG_TOKEN token characters. Such a run covers one of the
- * positions LONG_TOKEN − 1, 2·LONG_TOKEN − 1, …: only those are looked at first.
+ * Whether `text` holds `run` characters of `table` in a row. Such a run covers one of the
+ * positions run − 1, 2·run − 1, …: only those are looked at first.
  */
-export function hasLongToken(text: string): boolean {
+function hasRun(text: string, table: Uint8Array, run: number): boolean {
   const n = text.length;
-  for (let i = LONG_TOKEN - 1; i < n; i += LONG_TOKEN) {
-    if (!isTokenChar(text, i)) continue;
+  const half = run >> 1;
+  for (let i = run - 1; i < n; i += run) {
+    if (table[text.charCodeAt(i)] !== 1) continue;
+    // A run of `run` around i also holds i − half or i + half: most words end before.
+    if (table[text.charCodeAt(i - half)] !== 1 && table[text.charCodeAt(i + half)] !== 1) continue;
     let a = i;
-    while (a > i - LONG_TOKEN + 1 && isTokenChar(text, a - 1)) a--;
+    while (a > i - run + 1 && table[text.charCodeAt(a - 1)] === 1) a--;
     let b = i + 1;
-    while (b < n && b - a < LONG_TOKEN && isTokenChar(text, b)) b++;
-    if (b - a >= LONG_TOKEN) return true;
+    while (b < n && b - a < run && table[text.charCodeAt(b)] === 1) b++;
+    if (b - a >= run) return true;
   }
   return false;
 }
@@ -248,8 +266,11 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       minScore: BUILTIN_MIN_SCORE,
       normalized: normalizeOn && s.view !== 'original',
       needsDigit: s.needsDigit === true,
+      nearDigits: s.needsDigit === true && s.nearDigits === true,
+      gate: gates && s.contextRequired === true && s.needsDigit === true ? 0 : -1,
       minDigits: gates ? (s.minDigits ?? 0) : 0,
       longToken: gates && s.longToken === true,
+      upperRun: gates && s.upperRun === true,
       requires: gates ? (s.requires ?? []) : [],
       bits: 0,
     });
@@ -269,8 +290,11 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       minScore: cc.minScore,
       normalized: normalizeOn,
       needsDigit: false,
+      nearDigits: false,
+      gate: -1,
       minDigits: 0,
       longToken: false,
+      upperRun: false,
       requires: [],
       bits: 0,
     });
@@ -302,6 +326,11 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
     for (const l of d.requires) d.bits |= charBit(l.charCodeAt(0));
   }
   const anyNormalized = active.some((d) => d.normalized);
+  // The context-gated detectors: one regex holds all their words, so one pass over a text's
+  // digit windows says which of them can find anything there.
+  const gated = active.filter((d) => d.gate >= 0);
+  gated.forEach((d, i) => (d.gate = i));
+  const gate = contextGate(gated);
   const windowsOn = opts.digitWindows !== false;
 
   return {
@@ -312,12 +341,12 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       const keyFlags = keys.length > 0 ? keyContexts(String(keys[keys.length - 1])) : noKey;
       // A caller that read the text already says which prefilter characters it holds.
       const chars = ctx?.chars !== undefined && ctx.chars >= 0 ? ctx.chars : -1;
-      const original = new View(text, chars, windowsOn);
+      const original = new View(text, chars, windowsOn, gate);
       // Look-alike characters are folded only where there are characters outside ASCII.
       let norm: NormalizedText | undefined;
       if (anyNormalized && (chars >= 0 ? (chars & CHAR_NON_ASCII) !== 0 : NON_ASCII.test(text)))
         norm = normalizeText(text);
-      const normalized = norm ? new View(norm.text, -1, windowsOn) : original;
+      const normalized = norm ? new View(norm.text, -1, windowsOn, gate) : original;
       const cands: Candidate[] = [];
       // One environment and one emit per scan, pointed at each detector in turn (finders
       // are synchronous and keep neither).
@@ -332,8 +361,8 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       for (let i = 0; i < active.length; i++) {
         d = active[i]!;
         view = d.normalized ? normalized : original;
-        if (!view.admits(d)) continue;
-        env.reset(view, keyFlags[i] === 1, d.contextRe, d.needsDigit);
+        if (!view.admits(d, keyFlags[i] === 1)) continue;
+        env.reset(view, keyFlags[i] === 1, d.contextRe, d);
         d.finder(env, emit);
       }
       return resolveOverlaps(cands);
@@ -341,12 +370,54 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
   };
 }
 
+/** The context words of the context-gated detectors, in one regex (contextWordsRegExp). */
+interface ContextGate {
+  words: RegExp;
+  /** By capturing group (1…): the gated detectors (their `gate` indexes) the word may serve. */
+  serves: readonly (readonly number[])[];
+  size: number;
+}
+
+/**
+ * The gate of the context-gated detectors: their words in one regex, and for each word the
+ * detectors it may serve, those of every word it starts with too (at one position the
+ * regex takes the longest word: `social security number` holds `social security`).
+ */
+function contextGate(gated: readonly Active[]): ContextGate | undefined {
+  if (gated.length === 0) return undefined;
+  const wordsOf = new Map<number, string[]>();
+  for (const d of gated) {
+    const spec = BUILTIN_SPECS.find((s) => s.id === d.id)!;
+    wordsOf.set(d.gate, cleanWords(spec.context).map(flatWord));
+  }
+  const words = cleanWords(gated.flatMap((d) => wordsOf.get(d.gate)!));
+  const serves = [[] as number[]];
+  for (const w of words) {
+    const ds: number[] = [];
+    for (const [i, ws] of wordsOf) if (ws.some((x) => w.startsWith(x))) ds.push(i);
+    serves.push(ds);
+  }
+  return { words: contextWordsRegExp(words)!, serves, size: gated.length };
+}
+
+/** A context word as the gate compares it: lower case, one space between its parts. */
+function flatWord(w: string): string {
+  return w
+    .toLowerCase()
+    .split(/[\s_.-]+/)
+    .join(' ');
+}
+
 /** One text a scan reads (the original or its normalized view), and what its gates know. */
 class View {
   private first = -2;
   private layout: DigitLayout | undefined;
   private digitPartsCache: readonly Part[] | undefined;
+  private tightPartsCache: readonly Part[] | undefined;
   private longToken: boolean | undefined;
+  private longDigitToken: boolean | undefined;
+  private upperRun: boolean | undefined;
+  private contextSeen: Uint8Array | undefined;
   readonly whole: readonly Part[];
 
   constructor(
@@ -354,8 +425,32 @@ class View {
     /** chars.ts bits of the text, or -1: not known. */
     private readonly chars: number,
     private readonly windowsOn: boolean,
+    private readonly gate: ContextGate | undefined,
   ) {
     this.whole = [{ from: 0, text }];
+  }
+
+  /**
+   * Which context-gated detectors may have one of their words in the digit windows (word
+   * boundaries are the detectors' own check). A finder looks for context at most 48
+   * characters before and 32 after a candidate, and every candidate lies in a window that
+   * reaches 64 characters around its digits: a word it could see is in a window.
+   */
+  private seen(): Uint8Array {
+    if (this.contextSeen !== undefined) return this.contextSeen;
+    const { words, serves, size } = this.gate!;
+    const seen = new Uint8Array(size);
+    for (const { text } of this.digitParts()) {
+      words.lastIndex = 0;
+      for (let m = words.exec(text); m !== null; m = words.exec(text)) {
+        let g = 1;
+        while (m[g] === undefined) g++;
+        for (const i of serves[g]!) seen[i] = 1;
+        // On from the next character: words that start inside this one.
+        words.lastIndex = m.index + 1;
+      }
+    }
+    return (this.contextSeen = seen);
   }
 
   /** Index of the first ASCII digit, -1 when none. */
@@ -372,24 +467,41 @@ class View {
 
   /** The parts a digit detector scans: the windows around the digits, or the whole text. */
   digitParts(): readonly Part[] {
-    if (this.digitPartsCache === undefined) {
-      const w = this.windowsOn ? this.digitLayout().windows : undefined;
-      this.digitPartsCache =
-        w === undefined
-          ? this.whole
-          : w.map(([from, to]) => ({ from, text: this.text.slice(from, to) }));
-    }
-    return this.digitPartsCache;
+    return (this.digitPartsCache ??= this.parts(this.digitLayout().windows));
+  }
+
+  /** The parts a nearDigits detector scans: the tight windows. */
+  tightParts(): readonly Part[] {
+    return (this.tightPartsCache ??= this.parts(this.digitLayout().tight));
+  }
+
+  private parts(w: readonly (readonly [number, number])[] | undefined): readonly Part[] {
+    if (w === undefined || !this.windowsOn) return this.whole;
+    return w.map(([from, to]) => ({ from, text: this.text.slice(from, to) }));
+  }
+
+  private longTokenAnywhere(): boolean {
+    return (this.longToken ??= hasLongToken(this.text));
+  }
+
+  /** A long token in the digit windows: where a needsDigit detector's values are. */
+  private longTokenNearDigits(): boolean {
+    if (this.longDigitToken === undefined)
+      this.longDigitToken = this.longToken ?? this.digitParts().some((p) => hasLongToken(p.text));
+    return this.longDigitToken;
   }
 
   /** Whether detector `d` can find anything here (its gates, cheapest first). */
-  admits(d: Active): boolean {
+  admits(d: Active, keyContext: boolean): boolean {
     if (this.chars >= 0 && (d.bits & this.chars) !== d.bits) return false;
     if (d.needsDigit && this.firstDigit() < 0) return false;
     if (d.minDigits > 0 && this.digitLayout().maxCluster < d.minDigits) return false;
-    if (d.longToken && !(this.longToken ??= hasLongToken(this.text))) return false;
     for (let i = 0; i < d.requires.length; i++)
       if (!this.text.includes(d.requires[i]!)) return false;
+    if (d.gate >= 0 && !keyContext && this.seen()[d.gate] === 0) return false;
+    if (d.longToken && !(d.needsDigit ? this.longTokenNearDigits() : this.longTokenAnywhere()))
+      return false;
+    if (d.upperRun && !(this.upperRun ??= hasRun(this.text, UPPER_CHAR, UPPER_RUN))) return false;
     return true;
   }
 }
@@ -403,11 +515,11 @@ class Env implements FindEnv {
   private any: boolean | undefined = undefined;
 
   /** Points the environment at the next detector of the scan. */
-  reset(view: View, keyContext: boolean, re: RegExp | null, digits: boolean): void {
+  reset(view: View, keyContext: boolean, re: RegExp | null, d: Active): void {
     this.text = view.text;
     this.keyContext = keyContext;
     this.re = re;
-    this.parts = digits ? view.digitParts() : view.whole;
+    this.parts = d.nearDigits ? view.tightParts() : d.needsDigit ? view.digitParts() : view.whole;
     this.any = undefined;
   }
 

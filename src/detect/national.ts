@@ -9,7 +9,7 @@ import {
   compact,
   contextOnly,
   digitsOf,
-  eachMatch,
+  eachToken,
   emitByContext,
   numberFinder,
   tokenRe,
@@ -50,7 +50,7 @@ function compileKrRrn(): Finder {
   const re = tokenRe(String.raw`\d{6}-?\d{7}`);
   return (env, emit) => {
     const found: NumberCandidate[] = [];
-    eachMatch(re, env.parts, (m) => {
+    eachToken(re, env.parts, (m) => {
       const { valid, checked } = rrnShape(digitsOf(m[0]));
       if (!valid) return;
       // Numbers issued since October 2020 have no check digit: those need context.
@@ -72,6 +72,7 @@ const US: BuiltinSpec[] = [
     packs: ['us'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 9,
     description: 'US Individual Taxpayer Identification Number: 9XX-XX-XXXX',
     context: ['itin', 'individual taxpayer identification', 'taxpayer identification', 'tin'],
@@ -92,6 +93,8 @@ const US: BuiltinSpec[] = [
     packs: ['us'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 8,
     description: 'US passport number (9 digits, or a letter and 8 digits), only beside "passport"',
     context: ['passport', 'passport number', 'passport no', 'passport #'],
@@ -106,6 +109,8 @@ const US: BuiltinSpec[] = [
     packs: ['us'],
     level: 'confidential',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 4,
     description: "US driver's license number (state formats vary), only beside its name",
     context: [
@@ -136,6 +141,8 @@ const US: BuiltinSpec[] = [
     packs: ['us', 'finance'],
     level: 'confidential',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 9,
     description: 'US Employer Identification Number (XX-XXXXXXX), beside its name',
     context: ['ein', 'employer identification', 'employer id', 'fein', 'federal tax id', 'tax id'],
@@ -153,6 +160,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['uk'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 6,
     description: 'UK National Insurance number: AB 12 34 56 C',
     context: ['national insurance', 'ni number', 'nino', 'ni no', 'insurance number'],
@@ -164,7 +172,7 @@ const OTHERS: BuiltinSpec[] = [
       const re = tokenRe(String.raw`[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]`, true);
       return (env, emit) => {
         const found: NumberCandidate[] = [];
-        eachMatch(re, env.parts, (m) => {
+        eachToken(re, env.parts, (m) => {
           const s = m[0];
           if (!ninoValid(compact(s))) return;
           const upper = s === s.toUpperCase();
@@ -184,6 +192,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['ca'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 9,
     description: 'Canadian Social Insurance Number, beside its name',
     context: ['sin', 'social insurance', 'social insurance number', 'assurance sociale', 'nas'],
@@ -200,6 +210,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['au'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 8,
     description: 'Australian Tax File Number, beside its name',
     context: ['tfn', 'tax file number', 'tax file'],
@@ -216,6 +228,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['au', 'health'],
     level: 'confidential',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 10,
     description: 'Australian Medicare card number, beside its name',
     context: ['medicare', 'medicare number', 'medicare card'],
@@ -232,6 +246,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['au'],
     level: 'internal',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 11,
     description: 'Australian Business Number, beside its name',
     context: ['abn', 'australian business number', 'business number'],
@@ -248,6 +264,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['in'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 12,
     description: 'Indian Aadhaar number, beside its name',
     context: ['aadhaar', 'aadhar', 'adhaar', 'uidai', 'uid', 'aadhaar number', 'आधार'],
@@ -264,6 +282,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['in'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 4,
     description: 'Indian Permanent Account Number (ABCPE1234F), beside its name',
     context: ['pan', 'permanent account number', 'pan card', 'pan number', 'income tax'],
@@ -278,6 +298,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['br'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 11,
     description: 'Brazilian CPF: 000.000.000-00',
     context: ['cpf', 'cadastro de pessoas', 'cpf number'],
@@ -298,6 +319,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['br'],
     level: 'internal',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 14,
     description: 'Brazilian CNPJ (company): 00.000.000/0000-00',
     context: ['cnpj'],
@@ -318,6 +340,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['es'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 8,
     description: 'Spanish DNI / NIF: 8 digits and their check letter',
     context: [
@@ -343,6 +366,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['es'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 7,
     description: 'Spanish NIE (foreigners): X/Y/Z, 7 digits, check letter',
     context: ['nie', 'identidad de extranjero', 'extranjero'],
@@ -362,6 +386,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['it'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     description: 'Italian codice fiscale (16 characters)',
     context: ['codice fiscale', 'fiscal code', 'tax code', 'cf'],
     validator: 'month letter, day (+40), check letter (odd/even tables); omocodia',
@@ -383,6 +408,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['fr'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 13,
     description: 'French social security number (NIR / INSEE): 1 85 05 78 006 084 36',
     context: [
@@ -410,6 +436,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['de'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 11,
     description: 'German tax identification number (Steuer-IdNr), beside its name',
     context: [
@@ -435,6 +463,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['nl'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 8,
     description: 'Dutch citizen service number (BSN), beside its name',
     context: ['bsn', 'burgerservicenummer', 'sofinummer', 'citizen service number'],
@@ -451,6 +481,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['be'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 11,
     description: 'Belgian national register number: YY.MM.DD-SSS.CC',
     context: [
@@ -478,6 +509,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['pl'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 11,
     description: 'Polish PESEL, beside its name',
     context: ['pesel'],
@@ -492,6 +525,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['se'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 10,
     description: 'Swedish personnummer: YYYYMMDD-NNNN (or YYMMDD-NNNN with context)',
     context: ['personnummer', 'personal identity number', 'samordningsnummer', 'personnr'],
@@ -515,6 +549,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['fi'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 6,
     description: 'Finnish personal identity code (henkilötunnus): DDMMYY-NNNC',
     context: ['henkilötunnus', 'hetu', 'personal identity code', 'sosiaaliturvatunnus'],
@@ -534,6 +569,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['ch'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 13,
     description: 'Swiss social security number (AHV / AVS): 756.XXXX.XXXX.XX',
     context: ['ahv', 'avs', 'ahv-nr', 'sozialversicherungsnummer', 'social security'],
@@ -553,6 +589,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['sg'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 7,
     description: 'Singapore NRIC / FIN: S1234567D',
     context: ['nric', 'fin', 'ic number', 'identity card'],
@@ -572,6 +609,8 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['jp'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
+    contextRequired: true,
     minDigits: 12,
     description: 'Japanese My Number (individual number), beside its name',
     context: ['my number', 'mynumber', 'individual number', 'マイナンバー', '個人番号'],
@@ -588,6 +627,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['kr'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 13,
     description: 'Korean resident registration number: YYMMDD-GNNNNNN',
     context: ['rrn', 'resident registration', 'resident registration number', '주민등록번호'],
@@ -602,6 +642,7 @@ const OTHERS: BuiltinSpec[] = [
     packs: ['cn'],
     level: 'restricted',
     needsDigit: true,
+    nearDigits: true,
     minDigits: 17,
     description: 'Chinese resident identity card number (18 characters)',
     context: ['身份证', '身份证号', 'resident identity card', 'id card', 'identity card number'],

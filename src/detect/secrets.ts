@@ -68,10 +68,11 @@ const SECRET_WORDS = [
 
 function compileGenericSecret(): Finder {
   // "<secret word>[suffix] [is|:|=|=>] [quote]<token>"; the token is group 1, at the end.
-  // The word may end an identifier (`DB_PASSWORD=`, `aws_secret_access_key=`); a separator
-  // (space, quote, `:` or `=`) follows it (`${DB_PASSWORD}@host` is a placeholder).
+  // The word may end an identifier (`DB_PASSWORD=`, `aws_secret_access_key=`) but not stand
+  // inside a word; a separator (space, quote, `:` or `=`) follows it (`${DB_PASSWORD}@host`
+  // is a placeholder).
   const near =
-    /(?<![A-Za-z0-9])(?:password|passwd|pwd|passphrase|secret|token|api[_ -]?key|apikey|access[_ -]?key|private[_ -]?key|client[_ -]?secret|credentials?|auth[_ -]?token|authorization|bearer)[A-Za-z0-9_-]{0,32}(?=[\s"'`:=])["'`]?\s{0,3}(?:[:=]|=>|is|was)?\s{0,3}["'`]?([^\s"'`,;]{8,512})/gi;
+    /(?:password|passwd|pwd|passphrase|secret|token|api[_ -]?key|apikey|access[_ -]?key|private[_ -]?key|client[_ -]?secret|credentials?|auth[_ -]?token|authorization|bearer)[A-Za-z0-9_-]{0,32}(?=[\s"'`:=])["'`]?\s{0,3}(?:[:=]|=>|is|was)?\s{0,3}["'`]?([^\s"'`,;]{8,512})/gi;
   const scheme = /^(?:bearer|basic|token)\s+/i;
   return (env, emit) => {
     const text = env.text;
@@ -86,7 +87,15 @@ function compileGenericSecret(): Finder {
       const whole = v.length >= 8 && v.length <= 1024 && !/\s/.test(v) && !v.includes('://');
       if (whole && randomLooking(v, 2.5)) return emit(start, end, 0.9);
     }
-    eachMatch(near, env.parts, (m) => {
+    near.lastIndex = 0;
+    for (let m = near.exec(text); m !== null; m = near.exec(text)) {
+      // Not inside a word (`xpassword`); checked here, not by a leading look-behind, which
+      // the regex engine would try at every position of the text.
+      const before = m.index > 0 ? text.charCodeAt(m.index - 1) : 0;
+      if (isAlnum(before)) {
+        near.lastIndex = m.index + 1;
+        continue;
+      }
       let tok = m[1] as string;
       const start = m.index + m[0].length - tok.length;
       tok = tok.replace(/[.)\]}>]+$/, '');
@@ -94,8 +103,12 @@ function compileGenericSecret(): Finder {
       // Code, not a credential: `TOKEN_RE = /^tok_([a-z0-9]{1,24})…/`.
       if ((tok.match(/[()[\]{}<>]/g)?.length ?? 0) >= 2) return;
       if (randomLooking(tok, 3)) emit(start, start + tok.length, 0.8);
-    });
+    }
   };
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
 /** Upper and lower case, and the entropy of random base64 (hashes are hex: one case). */
@@ -124,14 +137,16 @@ function compileAzureStorageKey(): Finder {
     /(?<![A-Za-z0-9])(?:AccountKey|SharedAccessKey|AccessKey)=([A-Za-z0-9+/]{20,120}={0,2})(?![A-Za-z0-9+/=])/g;
   const bare = /(?<![A-Za-z0-9/+_-])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9/+=_-])/g;
   return (env, emit) => {
-    eachMatch(inString, env.parts, (m) => {
+    // The whole text, not the digit windows: an 88-character key may hold a digit at one end.
+    const whole = [{ from: 0, text: env.text }];
+    eachMatch(inString, whole, (m) => {
       const key = m[1] as string;
       const start = m.index + m[0].length - key.length;
       if (base64Random(key)) emit(start, start + key.length, 0.95);
     });
     if (!env.anyContext()) return;
     const found: NumberCandidate[] = [];
-    eachMatch(bare, env.parts, (m) => {
+    eachMatch(bare, whole, (m) => {
       if (base64Random(m[0]))
         found.push({ start: m.index, end: m.index + 88, plain: undefined, withContext: 0.9 });
     });
@@ -189,6 +204,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'aws_access_key',
+    requires: ['A'],
     longToken: true,
     description: 'AWS access key id (AKIA…, ASIA…)',
     context: [],
@@ -196,14 +212,17 @@ export const SECRETS: readonly BuiltinSpec[] = [
     example: '`AKIA` + 16 of `A-Z2-7`',
     guards: 'lower-case look-alikes, placeholders',
     compile: prefixed(
-      /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|AROA|ANPA|ANVA|APKA)[A-Z2-7]{16}(?![A-Za-z0-9])/g,
+      /(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|AROA|ANPA|ANVA|APKA)[A-Z2-7]{16}(?![A-Za-z0-9])/g,
       (m) => m[0].slice(4),
       0.95,
+      3,
+      /[A-Za-z0-9]/,
     ),
   },
   {
     ...KEY,
     id: 'aws_secret_key',
+    needsDigit: true,
     longToken: true,
     description: 'AWS secret access key: 40 characters of base64 beside its name',
     context: [
@@ -237,7 +256,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'gitlab_token',
-    requires: ['gl'],
+    requires: ['-'],
     longToken: true,
     description: 'GitLab token (glpat-, gldt-, glrt-, glptt-, glft-, glsoat-, gloas-)',
     context: [],
@@ -311,7 +330,8 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'slack_webhook',
-    requires: ['hooks.slack.com/'],
+    requires: ['.slack.com/'],
+    longToken: true,
     description: 'Slack incoming-webhook URL (hooks.slack.com/services/…)',
     context: [],
     validator: 'host and path shape, randomness of the path',
@@ -353,6 +373,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'azure_storage_key',
+    needsDigit: true,
     longToken: true,
     description:
       'Azure storage account / Service Bus key: AccountKey= / SharedAccessKey= in a connection string, or 88 characters of base64 beside its name',
@@ -394,6 +415,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
     ...KEY,
     id: 'mailgun_key',
     requires: ['-'],
+    needsDigit: true,
     longToken: true,
     description: 'Mailgun API key (key-…, pubkey-…) or webhook signing key (32-8-8 hex)',
     context: [],
@@ -408,7 +430,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'npm_token',
-    requires: ['npm_'],
+    requires: ['_'],
     longToken: true,
     description: 'npm access token (npm_ + 36)',
     context: [],
@@ -451,6 +473,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'datadog_key',
+    needsDigit: true,
     longToken: true,
     description: 'Datadog API (32 hex) or application (40 hex) key beside its name',
     context: [
@@ -484,7 +507,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'shopify_token',
-    requires: ['shp'],
+    requires: ['_'],
     longToken: true,
     description: 'Shopify access token or shared secret (shpat_, shpca_, shppa_, shpss_)',
     context: [],
@@ -522,7 +545,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'jwt',
-    requires: ['.'],
+    requires: ['.ey'],
     longToken: true,
     description: 'JSON Web Token: three base64url parts whose header decodes to JSON with "alg"',
     context: [],

@@ -65,6 +65,17 @@ export interface BuiltinSpec {
   view?: 'original' | 'normalized';
   /** Every value it finds holds an ASCII digit: a text without one is not scanned. */
   needsDigit?: boolean;
+  /**
+   * With needsDigit: every value it finds starts at most 8 characters before its first
+   * digit and ends at most 4 after its last, so only TIGHT_MARGIN around the digits is
+   * scanned.
+   */
+  nearDigits?: boolean;
+  /**
+   * It reports nothing without a context word (in the key name, or near the value): a
+   * needsDigit detector is not run on a text whose digit windows hold none of its words.
+   */
+  contextRequired?: boolean;
   /** Every value it finds holds this many digits in one cluster (context.ts CLUSTER_GAP). */
   minDigits?: number;
   /**
@@ -72,6 +83,11 @@ export interface BuiltinSpec {
    * (`A-Z a-z 0-9 _ - + / =`): a text without such a run is not scanned.
    */
   longToken?: boolean;
+  /**
+   * Every value it finds holds UPPER_RUN upper-case ASCII letters in a row (a BIC's bank
+   * and country): a text without such a run is not scanned.
+   */
+  upperRun?: boolean;
   /**
    * Literal strings (case-sensitive) that every value it finds holds: a text that lacks one
    * of them is not scanned (one native `indexOf` each instead of a regex over the text).
@@ -82,6 +98,8 @@ export interface BuiltinSpec {
 
 /** The run of token characters a `longToken` detector's every value holds. */
 export const LONG_TOKEN = 16;
+/** The run of upper-case letters an `upperRun` detector's every value holds. */
+export const UPPER_RUN = 6;
 
 /** Runs a global regex over each part; `each` sees every match, `index` in the whole text. */
 export function eachMatch(
@@ -120,15 +138,22 @@ export function randomLooking(body: string, minEntropy = 3): boolean {
   return charClasses(body) >= 2 && shannonEntropy(body) >= minEntropy;
 }
 
-/** A detector for one prefixed key format; `body` extracts the random part to check. */
+/**
+ * A detector for one prefixed key format; `body` extracts the random part to check.
+ * `notAfter`: a match right after one of these characters is inside a longer token (a
+ * check in code, where a leading look-behind would be tried at every position).
+ */
 export function prefixed(
   re: RegExp,
   body: (m: RegExpExecArray) => string,
   score = 0.95,
   minEntropy = 3,
+  notAfter?: RegExp,
 ): () => Finder {
   return () => (env, emit) => {
+    const text = env.text;
     eachMatch(re, env.parts, (m) => {
+      if (notAfter && m.index > 0 && notAfter.test(text[m.index - 1]!)) return;
       if (randomLooking(body(m), minEntropy)) emit(m.index, m.index + m[0].length, score);
     });
   };
@@ -139,14 +164,64 @@ export function prefixed(
  * right after `番号は` or before `です` still starts and ends a token.
  */
 const UNSPACED_LETTER = String.raw`[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}]`;
-/** A token starts here: not inside a word, a longer number, a phone number or a path. */
-const START = String.raw`(?<!(?!${UNSPACED_LETTER})[\p{L}\p{N}_+@/\\-]|\p{N}[.,:])`;
+const UNSPACED = new RegExp(`^${UNSPACED_LETTER}$`, 'u');
 /** A token ends here: no word character or further number follows. */
 const END = String.raw`(?!(?!${UNSPACED_LETTER})[\p{L}\p{N}_]|[.,/:\-]\p{N})`;
 
-/** A candidate pattern between token boundaries (global, Unicode; `i` for letter case). */
+/** ASCII characters a token cannot follow: it would be inside a word, a phone number, a path. */
+const NOT_BEFORE = new Uint8Array(128);
+for (let c = 0; c < 128; c++)
+  if (/[A-Za-z0-9_+@/\\-]/.test(String.fromCharCode(c))) NOT_BEFORE[c] = 1;
+const LETTER_OR_NUMBER = /^[\p{L}\p{N}]$/u;
+const NUMBER = /^\p{N}$/u;
+
+/** The character (code point) that ends just before `i`. */
+function charBefore(text: string, i: number): string {
+  const lo = text.charCodeAt(i - 1);
+  return lo >= 0xdc00 && lo <= 0xdfff && i >= 2 ? text.slice(i - 2, i) : text[i - 1]!;
+}
+
+/**
+ * Whether a token may start at `i`: not inside a word, a longer number (`1.23`, `12:30`),
+ * a phone number (`+`), a path or an identifier (`/`, `-`, `_`, `@`). The regexes of
+ * tokenRe leave this to code: a leading look-behind would be tried at every position.
+ */
+export function tokenStart(text: string, i: number): boolean {
+  if (i === 0) return true;
+  const c = text.charCodeAt(i - 1);
+  if (c < 128) {
+    if (NOT_BEFORE[c] === 1) return false;
+    if ((c === 0x2e || c === 0x2c || c === 0x3a) && i >= 2)
+      return !NUMBER.test(charBefore(text, i - 1));
+    return true;
+  }
+  const ch = charBefore(text, i);
+  return !LETTER_OR_NUMBER.test(ch) || UNSPACED.test(ch);
+}
+
+/** A candidate pattern that ends a token (global, Unicode; `i` for letter case); see eachToken. */
 export function tokenRe(body: string, caseInsensitive = false): RegExp {
-  return new RegExp(`${START}(?:${body})${END}`, caseInsensitive ? 'giu' : 'gu');
+  return new RegExp(`(?:${body})${END}`, caseInsensitive ? 'giu' : 'gu');
+}
+
+/** eachMatch for a tokenRe pattern: only matches where a token may start (tokenStart). */
+export function eachToken(
+  re: RegExp,
+  parts: readonly Part[],
+  each: (m: RegExpExecArray) => void,
+): void {
+  for (let p = 0; p < parts.length; p++) {
+    const { from, text } = parts[p]!;
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m[0].length === 0 || !tokenStart(text, m.index)) {
+        re.lastIndex = m.index + 1;
+        continue;
+      }
+      m.index += from;
+      each(m);
+    }
+  }
 }
 
 /** Upper-cased, without spaces, dots, dashes and slashes. */
@@ -203,7 +278,7 @@ export function numberFinder(opts: {
   const withContext = opts.withContext ?? 0.9;
   return () => (env, emit) => {
     const found: NumberCandidate[] = [];
-    eachMatch(opts.re, env.parts, (m) => {
+    eachToken(opts.re, env.parts, (m) => {
       const how = opts.check(m);
       if (how === false) return;
       found.push({

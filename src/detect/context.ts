@@ -18,6 +18,8 @@ export interface FindEnv {
   readonly text: string;
   /** The innermost key name holds one of this detector's context words. */
   readonly keyContext: boolean;
+  /** The innermost key name holds one of its anti-context words (BuiltinSpec.antiContext). */
+  readonly keyAnti: boolean;
   /**
    * A context word is in the key name or within the window around [start, end); `lo` and
    * `hi` clip the window (a finder passes the neighbouring candidates' ends, so one
@@ -187,7 +189,16 @@ export function normalizeKey(key: string): string {
     .toLowerCase();
 }
 
-/** Whether `re` matches just before or just after [start, end) of `text`. */
+/**
+ * A sentence ends here: `.`, `!` or `?`, space, then a capital letter (`…optional. Order
+ * 536221234` — not `D.O.B. 1985-03-12`, not `4.5 kg`).
+ */
+const SENTENCE_END = /[.!?]\s+(?=\p{Lu})/gu;
+
+/**
+ * Whether `re` matches just before or just after [start, end) of `text`, in the same
+ * sentence: a context word in the sentence before does not vouch for a number in this one.
+ */
 export function nearContext(
   re: RegExp,
   text: string,
@@ -196,8 +207,16 @@ export function nearContext(
   lo = 0,
   hi = text.length,
 ): boolean {
-  const before = text.slice(Math.max(lo, start - WINDOW_BEFORE), start);
+  let before = text.slice(Math.max(lo, start - WINDOW_BEFORE), start);
+  SENTENCE_END.lastIndex = 0;
+  let cut = -1;
+  for (let m = SENTENCE_END.exec(before); m !== null; m = SENTENCE_END.exec(before))
+    cut = m.index + m[0].length;
+  if (cut > 0) before = before.slice(cut);
   if (re.test(before)) return true;
-  const after = text.slice(end, Math.min(hi, end + WINDOW_AFTER));
+  let after = text.slice(end, Math.min(hi, end + WINDOW_AFTER));
+  SENTENCE_END.lastIndex = 0;
+  const m = SENTENCE_END.exec(after);
+  if (m) after = after.slice(0, m.index + 1);
   return re.test(after);
 }

@@ -255,6 +255,7 @@ function compileIpv4(): Finder {
   const versionBefore =
     /(?:^|[^\p{L}\p{N}])(?:v|ver|version|release|build|firmware|rev)\.?\s{0,2}[:=]?\s{0,2}$/iu;
   return (env, emit) => {
+    if (env.keyAnti) return;
     eachMatch(re, env.parts, (m) => {
       if (isIP(m[0]) !== 4) return;
       if (versionBefore.test(env.text.slice(Math.max(0, m.index - 16), m.index))) return;
@@ -409,7 +410,23 @@ export const CORE: readonly BuiltinSpec[] = [
     level: 'internal',
     description:
       'Phone number: +E.164 / international, NANP (US/CA) formats, national formats with context; libphonenumber-js validation',
-    context: ['phone', 'telephone', 'tel', 'mobile', 'cell', 'call', 'fax', 'whatsapp', 'sms'],
+    context: [
+      'phone',
+      'telephone',
+      'tel',
+      'mobile',
+      'cell',
+      'call',
+      'fax',
+      'whatsapp',
+      'sms',
+      'text me',
+      'reach me',
+      'ring',
+      'dial',
+      'landline',
+      'contact number',
+    ],
     validator: 'libphonenumber-js (the country’s numbering plan)',
     contextRule: 'required for bare 10 digits and national numbers with a trunk 0',
     example: '+49 30 90182050',
@@ -425,10 +442,12 @@ export const CORE: readonly BuiltinSpec[] = [
     level: 'internal',
     description: 'IPv4 address (valid octets), not after a version word',
     context: ['ip', 'address', 'host'],
+    antiContext: ['version', 'build', 'release', 'firmware', 'oid'],
     validator: '`node:net` isIP',
     contextRule: 'none',
     example: '192.168.1.10',
-    guards: 'version numbers (`v1.2.3.4`), OIDs (`1.3.6.1.4`), octets over 255',
+    guards:
+      'version numbers (`v1.2.3.4`, or under a `version` key), OIDs (`1.3.6.1.4`), octets over 255',
     compile: compileIpv4,
   },
   {

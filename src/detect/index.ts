@@ -139,6 +139,8 @@ interface Active {
   minScore: number;
   /** Reads the normalized view. */
   normalized: boolean;
+  /** BuiltinSpec.generic: loses ties to specific detectors. */
+  generic: boolean;
   needsDigit: boolean;
   /** Scans the tight windows (BuiltinSpec.nearDigits). */
   nearDigits: boolean;
@@ -265,6 +267,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       finder: s.compile(),
       minScore: BUILTIN_MIN_SCORE,
       normalized: normalizeOn && s.view !== 'original',
+      generic: s.generic === true,
       needsDigit: s.needsDigit === true,
       nearDigits: s.needsDigit === true && s.nearDigits === true,
       gate: gates && s.contextRequired === true && s.needsDigit === true ? 0 : -1,
@@ -289,6 +292,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       finder: cc.finder,
       minScore: cc.minScore,
       normalized: normalizeOn,
+      generic: false,
       needsDigit: false,
       nearDigits: false,
       gate: -1,
@@ -314,8 +318,9 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       if (n !== '')
         for (let i = 0; i < active.length; i++) {
           const { contextRe, antiRe } = active[i]!;
-          if (contextRe !== null && contextRe.test(n) && !(antiRe !== null && antiRe.test(n)))
-            flags[i] = 1;
+          // 1: the key is context; 2: the key says the value is something else.
+          if (antiRe !== null && antiRe.test(n)) flags[i] = 2;
+          else if (contextRe !== null && contextRe.test(n)) flags[i] = 1;
         }
       keyCache.set(k, flags);
     }
@@ -362,7 +367,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
         d = active[i]!;
         view = d.normalized ? normalized : original;
         if (!view.admits(d, keyFlags[i] === 1)) continue;
-        env.reset(view, keyFlags[i] === 1, d.contextRe, d);
+        env.reset(view, keyFlags[i]!, d.contextRe, d);
         d.finder(env, emit);
       }
       return resolveOverlaps(cands);
@@ -510,14 +515,16 @@ class View {
 class Env implements FindEnv {
   text = '';
   keyContext = false;
+  keyAnti = false;
   parts: readonly Part[] = [];
   private re: RegExp | null = null;
   private any: boolean | undefined = undefined;
 
   /** Points the environment at the next detector of the scan. */
-  reset(view: View, keyContext: boolean, re: RegExp | null, d: Active): void {
+  reset(view: View, keyFlags: number, re: RegExp | null, d: Active): void {
     this.text = view.text;
-    this.keyContext = keyContext;
+    this.keyContext = keyFlags === 1;
+    this.keyAnti = keyFlags === 2;
     this.re = re;
     this.parts = d.nearDigits ? view.tightParts() : d.needsDigit ? view.digitParts() : view.whole;
     this.any = undefined;
@@ -534,12 +541,16 @@ class Env implements FindEnv {
   }
 }
 
-/** Higher level, then longer, then earlier, then id: negative when a beats b. */
+/**
+ * Higher level, then longer, then earlier, then specific over generic, then id: negative
+ * when a beats b.
+ */
 function precedence(a: Candidate, b: Candidate): number {
   return (
     b.d.rank - a.d.rank ||
     b.end - b.start - (a.end - a.start) ||
     a.start - b.start ||
+    Number(a.d.generic) - Number(b.d.generic) ||
     (a.d.id < b.d.id ? -1 : a.d.id > b.d.id ? 1 : 0) ||
     b.score - a.score
   );

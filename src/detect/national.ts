@@ -131,7 +131,9 @@ const US: BuiltinSpec[] = [
     example: "driver's license D1234567",
     guards: 'codes and numbers without the words; dates after the number',
     compile: contextOnly(
-      tokenRe(String.raw`[A-Z]{1,2}[- ]?\d{4,14}|\d{5,14}|\d{3}[- ]\d{3}[- ]\d{3,4}`),
+      tokenRe(
+        String.raw`[A-Z]{1,2}[- ]?\d{3,14}(?:[- ]\d{1,4}){0,4}|WDL[A-Z0-9]{9}|\d{3}[- ]\d{3}[- ]\d{3,4}|\d{5,14}`,
+      ),
       (m) => digitsOf(m[0]).length >= 5,
       0.8,
     ),

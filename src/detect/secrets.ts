@@ -4,6 +4,7 @@
 // look random, so placeholders (`ghp_xxxx…`) are not reported. They read the original text
 // (exact bytes: view 'original').
 
+import { TOKEN_IN_TEXT } from '../enforce/tokenize.js';
 import type { Finder } from './context.js';
 import { eachMatch, emitByContext, prefixed, randomLooking } from './spec.js';
 import type { BuiltinSpec, NumberCandidate } from './spec.js';
@@ -66,6 +67,9 @@ const SECRET_WORDS = [
   'bearer',
 ];
 
+/** A token callguard made (tokenize): it stands for a value, it is no secret of its own. */
+const OUR_TOKEN = new RegExp(`^${TOKEN_IN_TEXT.source}$`);
+
 function compileGenericSecret(): Finder {
   // "<secret word>[suffix] [is|:|=|=>] [quote]<token>"; the token is group 1, at the end.
   // The word may end an identifier (`DB_PASSWORD=`, `aws_secret_access_key=`) but not stand
@@ -84,7 +88,12 @@ function compileGenericSecret(): Finder {
       const sm = scheme.exec(text.slice(start, end));
       if (sm) start += sm[0].length;
       const v = text.slice(start, end);
-      const whole = v.length >= 8 && v.length <= 1024 && !/\s/.test(v) && !v.includes('://');
+      const whole =
+        v.length >= 8 &&
+        v.length <= 1024 &&
+        !/\s/.test(v) &&
+        !v.includes('://') &&
+        !OUR_TOKEN.test(v);
       if (whole && randomLooking(v, 2.5)) return emit(start, end, 0.9);
     }
     near.lastIndex = 0;
@@ -99,9 +108,9 @@ function compileGenericSecret(): Finder {
       let tok = m[1] as string;
       const start = m.index + m[0].length - tok.length;
       tok = tok.replace(/[.)\]}>]+$/, '');
-      if (tok.length < 12 || tok.includes('://')) return;
+      if (tok.length < 12 || tok.includes('://') || OUR_TOKEN.test(tok)) continue;
       // Code, not a credential: `TOKEN_RE = /^tok_([a-z0-9]{1,24})…/`.
-      if ((tok.match(/[()[\]{}<>]/g)?.length ?? 0) >= 2) return;
+      if ((tok.match(/[()[\]{}<>]/g)?.length ?? 0) >= 2) continue;
       if (randomLooking(tok, 3)) emit(start, start + tok.length, 0.8);
     }
   };
@@ -557,6 +566,7 @@ export const SECRETS: readonly BuiltinSpec[] = [
   {
     ...KEY,
     id: 'secret',
+    generic: true,
     description:
       'Generic secret: a high-entropy token after a secret word (password, token, api_key…) or under such a key',
     context: SECRET_WORDS,

@@ -46,8 +46,9 @@ export interface BuiltinSpec {
   /** Words that make a candidate credible near it or in the JSON key name. */
   context: readonly string[];
   /**
-   * Words that, in the JSON key name, take its context away (`nextPageToken` holds
-   * "token" but is a page cursor, not a credential).
+   * Words that, in the JSON key name, say the value is something else: they take the key's
+   * context away (`nextPageToken` holds "token" but is a page cursor) and a finder may
+   * decline the value (FindEnv.keyAnti: a dotted quad under `version`).
    */
   antiContext?: readonly string[];
   /** For docs/detectors.md: the check beyond the pattern ('—' for none). */
@@ -58,6 +59,11 @@ export interface BuiltinSpec {
   example: string;
   /** For docs/detectors.md: the look-alikes it is written not to report. */
   guards: string;
+  /**
+   * A catch-all (the generic secret): where it and a detector of the value's own format
+   * report the same span at the same level, the specific one is reported.
+   */
+  generic?: boolean;
   /**
    * 'original': reads the text as it is (secrets: exact bytes). Default 'normalized': reads
    * the normalized view (normalize.ts), hits mapped back to the original offsets.

@@ -63,6 +63,8 @@ export interface DigitLayout {
   tight: readonly (readonly [number, number])[] | undefined;
   /** The most digits in one cluster (CLUSTER_GAP). */
   maxCluster: number;
+  /** The most digits in a row. */
+  maxRun: number;
 }
 
 /** Merged windows of `margin` characters around digits, built one digit at a time. */
@@ -110,10 +112,15 @@ export function digitLayout(text: string, first: number): DigitLayout {
   const tight = new Windows(len, TIGHT_MARGIN, first);
   let cluster = 1;
   let maxCluster = 1;
+  let run = 1;
+  let maxRun = 1;
   let last = first;
   for (let i = first + 1; i < len; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x30 || c > 0x39) continue;
+    if (i === last + 1) {
+      if (++run > maxRun) maxRun = run;
+    } else run = 1;
     if (i - last - 1 <= CLUSTER_GAP) {
       if (++cluster > maxCluster) maxCluster = cluster;
     } else cluster = 1;
@@ -121,7 +128,7 @@ export function digitLayout(text: string, first: number): DigitLayout {
     wide.add(i);
     tight.add(i);
   }
-  return { windows: wide.done(), tight: tight.done(), maxCluster };
+  return { windows: wide.done(), tight: tight.done(), maxCluster, maxRun };
 }
 
 export type Emit = (start: number, end: number, score: number) => void;
@@ -145,16 +152,6 @@ export function contextRegExp(words: readonly string[]): RegExp | null {
   const parts = cleanWords(words).map(wordPattern);
   if (parts.length === 0) return null;
   return new RegExp(`(?:${parts.join('|')})`, 'iu');
-}
-
-/**
- * One global regex for many detectors' context words, each word its own capturing group
- * (group i + 1 is `words[i]`), without word boundaries: a pre-check of which words a text
- * may hold, in one pass (the detectors' own regexes then check boundaries).
- */
-export function contextWordsRegExp(words: readonly string[]): RegExp | null {
-  if (words.length === 0) return null;
-  return new RegExp(words.map((w) => `(${wordBody(w)})`).join('|'), 'giu');
 }
 
 /** Trimmed, non-empty, distinct, longest first (an alternation takes the first that fits). */

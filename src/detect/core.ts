@@ -364,6 +364,7 @@ export const CORE: readonly BuiltinSpec[] = [
     id: 'iban',
     packs: ['core', 'finance'],
     needsDigit: true,
+    minDigits: 4,
     level: 'confidential',
     description: 'IBAN: country length (SWIFT registry) and ISO 13616 mod-97, any letter case',
     context: ['iban', 'account', 'bank'],

@@ -69,6 +69,7 @@ export const HEALTH: readonly BuiltinSpec[] = [
     packs: ['health', 'us'],
     level: 'confidential',
     needsDigit: true,
+    minDigits: 5,
     nearDigits: true,
     description: 'US Medicare Beneficiary Identifier (11 characters, e.g. 1EG4-TE5-MK73)',
     context: ['mbi', 'medicare', 'medicare beneficiary', 'medicare number', 'beneficiary id'],

@@ -10,14 +10,7 @@
 import { DEFAULT_LEVELS } from '../policy/levels.js';
 import { BUILTIN_SPECS, PACK_NAMES } from './builtin.js';
 import { CHAR_DIGIT, CHAR_NON_ASCII, charBit } from './chars.js';
-import {
-  cleanWords,
-  contextRegExp,
-  contextWordsRegExp,
-  digitLayout,
-  nearContext,
-  normalizeKey,
-} from './context.js';
+import { cleanWords, contextRegExp, digitLayout, nearContext, normalizeKey } from './context.js';
 import type { DigitLayout, Emit, FindEnv, Part } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
@@ -142,6 +135,7 @@ interface Active {
   /** BuiltinSpec.generic: loses ties to specific detectors. */
   generic: boolean;
   needsDigit: boolean;
+  minRun: number;
   /** Scans the tight windows (BuiltinSpec.nearDigits). */
   nearDigits: boolean;
   /** Index among the context-gated detectors (contextRequired and needsDigit), or -1. */
@@ -167,6 +161,12 @@ const DIGIT = /[0-9]/;
 const NON_ASCII = /[^\0-\x7f]/;
 /** Distinct key names whose normalized form is kept. */
 const KEY_CACHE_SIZE = 1024;
+
+/**
+ * Texts up to this length skip the context gate: one regex of every gated detector's words
+ * costs more than those detectors' own regexes over a short text.
+ */
+const GATE_MIN_LENGTH = 256;
 
 /** Built-in hits below this score are never reported. */
 const BUILTIN_MIN_SCORE = 0.5;
@@ -269,6 +269,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       normalized: normalizeOn && s.view !== 'original',
       generic: s.generic === true,
       needsDigit: s.needsDigit === true,
+      minRun: gates ? (s.minRun ?? 0) : 0,
       nearDigits: s.needsDigit === true && s.nearDigits === true,
       gate: gates && s.contextRequired === true && s.needsDigit === true ? 0 : -1,
       minDigits: gates ? (s.minDigits ?? 0) : 0,
@@ -294,6 +295,7 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       normalized: normalizeOn,
       generic: false,
       needsDigit: false,
+      minRun: 0,
       nearDigits: false,
       gate: -1,
       minDigits: 0,
@@ -309,7 +311,11 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
   // data.
   const keyCache = new Map<string, Uint8Array>();
   const noKey = new Uint8Array(active.length);
+  let lastKey = '';
+  let lastFlags: Uint8Array = noKey;
   const keyContexts = (k: string): Uint8Array => {
+    // Consecutive strings mostly sit under the same key (`content`, `text`).
+    if (k === lastKey) return lastFlags;
     let flags = keyCache.get(k);
     if (flags === undefined) {
       if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
@@ -324,12 +330,40 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
         }
       keyCache.set(k, flags);
     }
-    return flags;
+    lastKey = k;
+    return (lastFlags = flags);
   };
   for (const d of active) {
     d.bits = d.needsDigit ? CHAR_DIGIT : 0;
     for (const l of d.requires) d.bits |= charBit(l.charCodeAt(0));
   }
+  // The detectors a text with given prefilter bits can need (an ASCII text whose bits the
+  // JSON reader recorded): most strings are short, and most detectors need a digit or a
+  // character they lack. Indexes into `active`; 128 combinations at most, built on demand.
+  // The digit detectors come apart by view, fewest digits first, so a scan stops at the
+  // first that needs more digits in a row than the text has.
+  const byBits = new Map<number, Plan>();
+  const planOf = (keep: (d: Active) => boolean): Plan => {
+    const all = [...active.keys()].filter((i) => keep(active[i]!));
+    const digits = (normalized: boolean) =>
+      Uint16Array.from(
+        all
+          .filter((i) => active[i]!.needsDigit && active[i]!.normalized === normalized)
+          .sort((a, b) => active[a]!.minDigits - active[b]!.minDigits),
+      );
+    return {
+      other: Uint16Array.from(all.filter((i) => !active[i]!.needsDigit)),
+      digitsOriginal: digits(false),
+      digitsNormalized: digits(true),
+    };
+  };
+  const fullPlan = planOf(() => true);
+  const planFor = (chars: number): Plan => {
+    if (chars < 0 || (chars & CHAR_NON_ASCII) !== 0) return fullPlan;
+    let plan = byBits.get(chars);
+    if (plan === undefined) byBits.set(chars, (plan = planOf((d) => (d.bits & chars) === d.bits)));
+    return plan;
+  };
   const anyNormalized = active.some((d) => d.normalized);
   // The context-gated detectors: one regex holds all their words, so one pass over a text's
   // digit windows says which of them can find anything there.
@@ -337,6 +371,40 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
   gated.forEach((d, i) => (d.gate = i));
   const gate = contextGate(gated);
   const windowsOn = opts.digitWindows !== false;
+
+  // The state of one scan, kept between scans (scan is synchronous: one at a time), so a
+  // scan allocates no views, environment or closure: a short string costs little.
+  const original = new View(windowsOn, gate);
+  const normalizedView = new View(windowsOn, gate);
+  const env = new Env();
+  let norm: NormalizedText | undefined;
+  let cands: Candidate[] = [];
+  let d = active[0]!;
+  let view = original;
+  let flags: Uint8Array = noKey;
+  const run = (i: number): void => {
+    d = active[i]!;
+    // normalizedView holds a text only while a scan has a normalized view.
+    view = d.normalized && normalizedView.text !== '' ? normalizedView : original;
+    if (!view.admits(d, flags[i] === 1)) return;
+    env.reset(view, flags[i]!, d.contextRe, d);
+    d.finder(env, emit);
+  };
+  /** The digit detectors of one view, fewest digits first, while the text has as many. */
+  const runDigits = (list: Uint16Array, v: View): void => {
+    if (list.length === 0 || v.text === '' || v.firstDigit() < 0) return;
+    const most = v.maxCluster();
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k]!;
+      if (active[i]!.minDigits > most) return;
+      run(i);
+    }
+  };
+  const emit: Emit = (start, end, score) => {
+    if (!(start >= 0 && end > start && end <= view.text.length && score >= d.minScore)) return;
+    if (view !== original && norm) [start, end] = norm.original(start, end);
+    cands.push({ d, start, end, score });
+  };
 
   return {
     active: active.map((d) => ({ id: d.id, level: d.level })),
@@ -346,93 +414,121 @@ export function compileDetectors(opts: CompileDetectorsOptions): CompiledDetecto
       const keyFlags = keys.length > 0 ? keyContexts(String(keys[keys.length - 1])) : noKey;
       // A caller that read the text already says which prefilter characters it holds.
       const chars = ctx?.chars !== undefined && ctx.chars >= 0 ? ctx.chars : -1;
-      const original = new View(text, chars, windowsOn, gate);
+      original.reset(text, chars);
       // Look-alike characters are folded only where there are characters outside ASCII.
-      let norm: NormalizedText | undefined;
+      norm = undefined;
       if (anyNormalized && (chars >= 0 ? (chars & CHAR_NON_ASCII) !== 0 : NON_ASCII.test(text)))
         norm = normalizeText(text);
-      const normalized = norm ? new View(norm.text, -1, windowsOn, gate) : original;
-      const cands: Candidate[] = [];
-      // One environment and one emit per scan, pointed at each detector in turn (finders
-      // are synchronous and keep neither).
-      let d = active[0]!;
-      let view = original;
-      const env = new Env();
-      const emit: Emit = (start, end, score) => {
-        if (!(start >= 0 && end > start && end <= view.text.length && score >= d.minScore)) return;
-        if (view !== original && norm) [start, end] = norm.original(start, end);
-        cands.push({ d, start, end, score });
-      };
-      for (let i = 0; i < active.length; i++) {
-        d = active[i]!;
-        view = d.normalized ? normalized : original;
-        if (!view.admits(d, keyFlags[i] === 1)) continue;
-        env.reset(view, keyFlags[i]!, d.contextRe, d);
-        d.finder(env, emit);
-      }
-      return resolveOverlaps(cands);
+      const normalized = norm ? normalizedView.reset(norm.text, -1) : original;
+      cands = [];
+      const plan = planFor(chars);
+      flags = keyFlags;
+      for (let k = 0; k < plan.other.length; k++) run(plan.other[k]!);
+      runDigits(plan.digitsOriginal, original);
+      runDigits(plan.digitsNormalized, normalized);
+      const hits = resolveOverlaps(cands);
+      // Nothing of this text outlives the scan.
+      cands = [];
+      norm = undefined;
+      original.reset('', -1);
+      normalizedView.reset('', -1);
+      return hits;
     },
   };
 }
 
+/** A scan's detectors, as indexes into the active list (see planFor). */
+interface Plan {
+  other: Uint16Array;
+  /** Digit detectors by view, fewest digits first. */
+  digitsOriginal: Uint16Array;
+  digitsNormalized: Uint16Array;
+}
+
 /** The context words of the context-gated detectors, in one regex (contextWordsRegExp). */
 interface ContextGate {
-  words: RegExp;
-  /** By capturing group (1…): the gated detectors (their `gate` indexes) the word may serve. */
-  serves: readonly (readonly number[])[];
+  /** Lower-case first word of a context phrase → the gated detectors (gate indexes) it may serve. */
+  firstWords: ReadonlyMap<string, readonly number[]>;
+  /** The longest first word (and its plural): longer words are not looked up. */
+  maxWord: number;
+  /** Phrases in scripts written without spaces: found by `includes`, not by words. */
+  unspaced: readonly { phrase: string; detectors: readonly number[] }[];
   size: number;
 }
 
+/** A run of letters and digits: the words of a text, as the gate reads them. */
+const WORD = /[\p{L}\p{N}]+/gu;
+
 /**
- * The gate of the context-gated detectors: their words in one regex, and for each word the
- * detectors it may serve, those of every word it starts with too (at one position the
- * regex takes the longest word: `social security number` holds `social security`).
+ * The gate of the context-gated detectors: the first word of each of their context
+ * phrases. A word of the text that starts a phrase may be context (the detector's own
+ * regex then checks the phrase and its boundaries): a superset, so nothing is skipped that
+ * a detector would find; one pass over the words instead of a regex of every phrase.
  */
 function contextGate(gated: readonly Active[]): ContextGate | undefined {
   if (gated.length === 0) return undefined;
-  const wordsOf = new Map<number, string[]>();
+  const firstWords = new Map<string, number[]>();
+  const unspaced: { phrase: string; detectors: number[] }[] = [];
   for (const d of gated) {
     const spec = BUILTIN_SPECS.find((s) => s.id === d.id)!;
-    wordsOf.set(d.gate, cleanWords(spec.context).map(flatWord));
+    for (const phrase of cleanWords(spec.context)) {
+      const lower = phrase.toLowerCase();
+      if (UNSPACED_SCRIPT.test(lower)) {
+        unspaced.push({ phrase: lower, detectors: [d.gate] });
+        continue;
+      }
+      const first = lower.split(/[^\p{L}\p{N}]+/u).find((w) => w.length > 0);
+      if (first === undefined) continue;
+      const list = firstWords.get(first) ?? [];
+      if (!list.includes(d.gate)) list.push(d.gate);
+      firstWords.set(first, list);
+    }
   }
-  const words = cleanWords(gated.flatMap((d) => wordsOf.get(d.gate)!));
-  const serves = [[] as number[]];
-  for (const w of words) {
-    const ds: number[] = [];
-    for (const [i, ws] of wordsOf) if (ws.some((x) => w.startsWith(x))) ds.push(i);
-    serves.push(ds);
-  }
-  return { words: contextWordsRegExp(words)!, serves, size: gated.length };
+  const maxWord = Math.max(0, ...[...firstWords.keys()].map((w) => w.length)) + 1;
+  return { firstWords, unspaced, size: gated.length, maxWord };
 }
 
-/** A context word as the gate compares it: lower case, one space between its parts. */
-function flatWord(w: string): string {
-  return w
-    .toLowerCase()
-    .split(/[\s_.-]+/)
-    .join(' ');
-}
+const UNSPACED_SCRIPT = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Thai}\p{sc=Hangul}]/u;
 
 /** One text a scan reads (the original or its normalized view), and what its gates know. */
 class View {
+  text = '';
+  /** chars.ts bits of the text, or -1: not known. */
+  private chars = -1;
   private first = -2;
   private layout: DigitLayout | undefined;
   private digitPartsCache: readonly Part[] | undefined;
   private tightPartsCache: readonly Part[] | undefined;
+  private wholeCache: readonly Part[] | undefined;
   private longToken: boolean | undefined;
   private longDigitToken: boolean | undefined;
   private upperRun: boolean | undefined;
   private contextSeen: Uint8Array | undefined;
-  readonly whole: readonly Part[];
 
   constructor(
-    readonly text: string,
-    /** chars.ts bits of the text, or -1: not known. */
-    private readonly chars: number,
     private readonly windowsOn: boolean,
     private readonly gate: ContextGate | undefined,
-  ) {
-    this.whole = [{ from: 0, text }];
+  ) {}
+
+  /** Points the view at the next text (forgetting all it knew of the last one). */
+  reset(text: string, chars: number): this {
+    this.text = text;
+    this.chars = chars;
+    this.first = -2;
+    this.layout = undefined;
+    this.digitPartsCache = undefined;
+    this.tightPartsCache = undefined;
+    this.wholeCache = undefined;
+    this.longToken = undefined;
+    this.longDigitToken = undefined;
+    this.upperRun = undefined;
+    this.contextSeen = undefined;
+    return this;
+  }
+
+  /** The whole text as one part. */
+  get whole(): readonly Part[] {
+    return (this.wholeCache ??= [{ from: 0, text: this.text }]);
   }
 
   /**
@@ -443,17 +539,20 @@ class View {
    */
   private seen(): Uint8Array {
     if (this.contextSeen !== undefined) return this.contextSeen;
-    const { words, serves, size } = this.gate!;
+    const { firstWords, unspaced, size, maxWord } = this.gate!;
     const seen = new Uint8Array(size);
     for (const { text } of this.digitParts()) {
-      words.lastIndex = 0;
-      for (let m = words.exec(text); m !== null; m = words.exec(text)) {
-        let g = 1;
-        while (m[g] === undefined) g++;
-        for (const i of serves[g]!) seen[i] = 1;
-        // On from the next character: words that start inside this one.
-        words.lastIndex = m.index + 1;
+      WORD.lastIndex = 0;
+      for (let m = WORD.exec(text); m !== null; m = WORD.exec(text)) {
+        if (m[0].length > maxWord) continue;
+        const w = m[0].toLowerCase();
+        // A plural (`passports`) starts its phrase too.
+        const ds =
+          firstWords.get(w) ?? (w.endsWith('s') ? firstWords.get(w.slice(0, -1)) : undefined);
+        if (ds) for (const i of ds) seen[i] = 1;
       }
+      for (const u of unspaced)
+        if (text.includes(u.phrase)) for (const i of u.detectors) seen[i] = 1;
     }
     return (this.contextSeen = seen);
   }
@@ -464,6 +563,11 @@ class View {
       this.first =
         this.chars >= 0 && (this.chars & CHAR_DIGIT) === 0 ? -1 : this.text.search(DIGIT);
     return this.first;
+  }
+
+  /** The most digits in one cluster (context.ts CLUSTER_GAP); the text holds a digit. */
+  maxCluster(): number {
+    return this.digitLayout().maxCluster;
   }
 
   private digitLayout(): DigitLayout {
@@ -501,9 +605,16 @@ class View {
     if (this.chars >= 0 && (d.bits & this.chars) !== d.bits) return false;
     if (d.needsDigit && this.firstDigit() < 0) return false;
     if (d.minDigits > 0 && this.digitLayout().maxCluster < d.minDigits) return false;
+    if (d.minRun > 0 && this.digitLayout().maxRun < d.minRun) return false;
     for (let i = 0; i < d.requires.length; i++)
       if (!this.text.includes(d.requires[i]!)) return false;
-    if (d.gate >= 0 && !keyContext && this.seen()[d.gate] === 0) return false;
+    if (
+      d.gate >= 0 &&
+      !keyContext &&
+      this.text.length > GATE_MIN_LENGTH &&
+      this.seen()[d.gate] === 0
+    )
+      return false;
     if (d.longToken && !(d.needsDigit ? this.longTokenNearDigits() : this.longTokenAnywhere()))
       return false;
     if (d.upperRun && !(this.upperRun ??= hasRun(this.text, UPPER_CHAR, UPPER_RUN))) return false;

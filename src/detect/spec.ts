@@ -84,6 +84,8 @@ export interface BuiltinSpec {
   contextRequired?: boolean;
   /** Every value it finds holds this many digits in one cluster (context.ts CLUSTER_GAP). */
   minDigits?: number;
+  /** Every value it finds holds this many digits in a row (a date of birth, a serial). */
+  minRun?: number;
   /**
    * Every value it finds holds a run of LONG_TOKEN or more token characters
    * (`A-Z a-z 0-9 _ - + / =`): a text without such a run is not scanned.

@@ -200,7 +200,7 @@ const OTHERS: BuiltinSpec[] = [
     minDigits: 9,
     description: 'Canadian Social Insurance Number, beside its name',
     context: ['sin', 'social insurance', 'social insurance number', 'assurance sociale', 'nas'],
-    validator: 'Luhn; first digit a province (1–7) or 9',
+    validator: 'Luhn; not a business number (8…)',
     contextRule: 'required',
     example: 'SIN 130 692 544',
     guards: 'every Luhn-valid 9-digit number without the words',

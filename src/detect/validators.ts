@@ -347,9 +347,12 @@ export function ninoValid(s: string): boolean {
   return !['BG', 'GB', 'NK', 'KN', 'TN', 'NT', 'ZZ'].includes(s.slice(0, 2));
 }
 
-/** Canadian SIN: 9 digits, Luhn; the first digit is a province (1–7) or 9 (temporary). */
+/**
+ * Canadian SIN: 9 digits, Luhn; not starting with 8 (business numbers). 0 is not issued to
+ * people, but the published sample numbers start with it: context decides (ca_sin needs it).
+ */
 export function sinValid(d9: string): boolean {
-  return /^[1-79]\d{8}$/.test(d9) && luhn(d9);
+  return /^[0-79]\d{8}$/.test(d9) && luhn(d9) && !allSame(d9);
 }
 
 /** Australian TFN: 9 digits (or 8, older), weighted sum (1-4-3-7-5-8-6-9-10) divisible by 11. */

@@ -181,6 +181,7 @@ const valid: Case[] = [
   ['uk nino spaced', 'NI number AB 12 34 56 C', [], [['uk_nino', 'AB 12 34 56 C']]],
   ['uk nino compact, no context', 'ref AB123456C', [], [['uk_nino', 'AB123456C']]],
   ['canadian sin', 'SIN: 130 692 544', [], [['ca_sin', '130 692 544']]],
+  ['canadian sin, the published sample', 'my SIN is 046 454 286', [], [['ca_sin', '046 454 286']]],
   ['australian tfn', 'my TFN is 123 456 782', [], [['au_tfn', '123 456 782']]],
   ['australian medicare', 'Medicare card 2123 45670 1', [], [['au_medicare', '2123 45670 1']]],
   ['australian abn', 'ABN 51 824 753 556', [], [['au_abn', '51 824 753 556']]],

@@ -33,6 +33,7 @@ import {
   myNumberValid,
   nieValid,
   nirValid,
+  ninoSample,
   ninoValid,
   nricValid,
   panValid,
@@ -168,21 +169,23 @@ const OTHERS: BuiltinSpec[] = [
     description: 'UK National Insurance number: AB 12 34 56 C',
     context: ['national insurance', 'ni number', 'nino', 'ni no', 'insurance number'],
     validator: 'DWP prefix rules (no D, F, I, Q, U, V; not BG, GB, NK, KN, TN, NT, ZZ), suffix A–D',
-    contextRule: 'raises the score; required in lower case',
+    contextRule: 'raises the score; required in lower case and for the sample prefix QQ',
     example: 'AB 12 34 56 C',
-    guards: 'HMRC sample prefixes (QQ), administrative prefixes, lower-case codes',
+    guards: 'HMRC’s sample prefix QQ without context, administrative prefixes, lower-case codes',
     compile: () => {
       const re = tokenRe(String.raw`[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]`, true);
       return (env, emit) => {
         const found: NumberCandidate[] = [];
         eachToken(re, env.parts, (m) => {
           const s = m[0];
-          if (!ninoValid(compact(s))) return;
+          const c = compact(s);
+          const sample = ninoSample(c);
+          if (!sample && !ninoValid(c)) return;
           const upper = s === s.toUpperCase();
           found.push({
             start: m.index,
             end: m.index + s.length,
-            plain: upper ? (s.includes(' ') ? 0.85 : 0.7) : undefined,
+            plain: upper && !sample ? (s.includes(' ') ? 0.85 : 0.7) : undefined,
             withContext: 0.95,
           });
         });
@@ -290,7 +293,7 @@ const OTHERS: BuiltinSpec[] = [
     minDigits: 4,
     description: 'Indian Permanent Account Number (ABCPE1234F), beside its name',
     context: ['pan', 'permanent account number', 'pan card', 'pan number', 'income tax'],
-    validator: 'holder-type letter (4th)',
+    validator: 'shape (5 letters, 4 digits, a letter)',
     contextRule: 'required',
     example: 'PAN ABCPE1234F',
     guards: 'codes of the same shape without the words',

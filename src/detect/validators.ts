@@ -347,6 +347,11 @@ export function ninoValid(s: string): boolean {
   return !['BG', 'GB', 'NK', 'KN', 'TN', 'NT', 'ZZ'].includes(s.slice(0, 2));
 }
 
+/** HMRC's sample NINO prefix (QQ 12 34 56 C), found only with context, like SSN samples. */
+export function ninoSample(s: string): boolean {
+  return /^QQ\d{6}[A-D]$/.test(s);
+}
+
 /**
  * Canadian SIN: 9 digits, Luhn; not starting with 8 (business numbers). 0 is not issued to
  * people, but the published sample numbers start with it: context decides (ca_sin needs it).
@@ -384,9 +389,13 @@ export function aadhaarValid(d12: string): boolean {
   return d12 !== [...d12].reverse().join('');
 }
 
-/** Indian PAN: 5 letters (the 4th the holder type), 4 digits, a letter. */
+/**
+ * Indian PAN: 5 letters, 4 digits, a letter. The 4th letter names the holder type (P, C,
+ * H, F, A, T, B, L, J, G), but the sample everyone writes (`ABCDE1234F`) has none: the
+ * detector needs context anyway, so the shape is the check.
+ */
 export function panValid(s: string): boolean {
-  return /^[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z]$/.test(s) && s.slice(5, 9) !== '0000';
+  return /^[A-Z]{5}\d{4}[A-Z]$/.test(s) && s.slice(5, 9) !== '0000';
 }
 
 /** Brazilian CPF: 11 digits, two mod-11 check digits, not all the same. */

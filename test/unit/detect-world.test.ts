@@ -187,6 +187,13 @@ const valid: Case[] = [
   ['australian abn', 'ABN 51 824 753 556', [], [['au_abn', '51 824 753 556']]],
   ['aadhaar', 'Aadhaar: 2345 6789 0124', [], [['in_aadhaar', '2345 6789 0124']]],
   ['indian pan', 'PAN ABCPE1234F', [], [['in_pan', 'ABCPE1234F']]],
+  ['indian pan, the usual sample', 'PAN card ABCDE1234F', [], [['in_pan', 'ABCDE1234F']]],
+  [
+    'uk nino, the HMRC sample with context',
+    'National Insurance number QQ 12 34 56 C',
+    [],
+    [['uk_nino', 'QQ 12 34 56 C']],
+  ],
   ['brazilian cpf formatted', 'CPF 123.456.789-09', [], [['br_cpf', '123.456.789-09']]],
   [
     'brazilian cpf formatted, no context',

@@ -149,9 +149,22 @@ const UNSPACED = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Thai}]/u;
  * (`マイナンバー`, `身份证`), which may sit inside a run of letters.
  */
 export function contextRegExp(words: readonly string[]): RegExp | null {
-  const parts = cleanWords(words).map(wordPattern);
-  if (parts.length === 0) return null;
-  return new RegExp(`(?:${parts.join('|')})`, 'iu');
+  const clean = cleanWords(words);
+  if (clean.length === 0) return null;
+  // Words that start and end with a letter or digit share one pair of boundaries (a
+  // Unicode class is costly to compile, once per regex is enough); the others bring their
+  // own; words of unspaced scripts need none.
+  const shared: string[] = [];
+  const own: string[] = [];
+  for (const w of clean) {
+    if (UNSPACED.test(w)) own.push(wordBody(w));
+    else if (/^[\p{L}\p{N}].*[\p{L}\p{N}]$|^[\p{L}\p{N}]$/u.test(w)) shared.push(wordBody(w));
+    else own.push(wordPattern(w));
+  }
+  const alts = [...own];
+  if (shared.length > 0)
+    alts.unshift(`(?<![\\p{L}\\p{N}])(?:${shared.join('|')})s?(?![\\p{L}\\p{N}])`);
+  return new RegExp(`(?:${alts.join('|')})`, 'iu');
 }
 
 /** Trimmed, non-empty, distinct, longest first (an alternation takes the first that fits). */

@@ -171,15 +171,15 @@ export function prefixed(
  * Letters of scripts written without spaces (Han, Hiragana, Katakana, Hangul): a number
  * right after `番号は` or before `です` still starts and ends a token.
  */
-const UNSPACED_LETTER = String.raw`[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}]`;
-const UNSPACED = new RegExp(`^${UNSPACED_LETTER}$`, 'u');
-/** A token ends here: no word character or further number follows. */
-const END = String.raw`(?!(?!${UNSPACED_LETTER})[\p{L}\p{N}_]|[.,/:\-]\p{N})`;
+const UNSPACED = /^[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}]$/u;
 
 /** ASCII characters a token cannot follow: it would be inside a word, a phone number, a path. */
 const NOT_BEFORE = new Uint8Array(128);
 for (let c = 0; c < 128; c++)
   if (/[A-Za-z0-9_+@/\\-]/.test(String.fromCharCode(c))) NOT_BEFORE[c] = 1;
+/** ASCII characters a token cannot precede: it would go on as a word. */
+const NOT_AFTER = new Uint8Array(128);
+for (let c = 0; c < 128; c++) if (/[A-Za-z0-9_]/.test(String.fromCharCode(c))) NOT_AFTER[c] = 1;
 const LETTER_OR_NUMBER = /^[\p{L}\p{N}]$/u;
 const NUMBER = /^\p{N}$/u;
 
@@ -189,10 +189,14 @@ function charBefore(text: string, i: number): string {
   return lo >= 0xdc00 && lo <= 0xdfff && i >= 2 ? text.slice(i - 2, i) : text[i - 1]!;
 }
 
+/** The character (code point) that starts at `i`. */
+function charAt(text: string, i: number): string {
+  return String.fromCodePoint(text.codePointAt(i)!);
+}
+
 /**
  * Whether a token may start at `i`: not inside a word, a longer number (`1.23`, `12:30`),
- * a phone number (`+`), a path or an identifier (`/`, `-`, `_`, `@`). The regexes of
- * tokenRe leave this to code: a leading look-behind would be tried at every position.
+ * a phone number (`+`), a path or an identifier (`/`, `-`, `_`, `@`).
  */
 export function tokenStart(text: string, i: number): boolean {
   if (i === 0) return true;
@@ -207,12 +211,30 @@ export function tokenStart(text: string, i: number): boolean {
   return !LETTER_OR_NUMBER.test(ch) || UNSPACED.test(ch);
 }
 
-/** A candidate pattern that ends a token (global, Unicode; `i` for letter case); see eachToken. */
-export function tokenRe(body: string, caseInsensitive = false): RegExp {
-  return new RegExp(`(?:${body})${END}`, caseInsensitive ? 'giu' : 'gu');
+/** Whether a token may end at `i`: no word character, and no `.`, `,`, `/`, `:`, `-` and a number. */
+export function tokenEnd(text: string, i: number): boolean {
+  if (i >= text.length) return true;
+  const c = text.charCodeAt(i);
+  if (c < 128) {
+    if (NOT_AFTER[c] === 1) return false;
+    if (c === 0x2e || c === 0x2c || c === 0x2f || c === 0x3a || c === 0x2d)
+      return !(i + 1 < text.length && NUMBER.test(charAt(text, i + 1)));
+    return true;
+  }
+  const ch = charAt(text, i);
+  return !LETTER_OR_NUMBER.test(ch) || UNSPACED.test(ch);
 }
 
-/** eachMatch for a tokenRe pattern: only matches where a token may start (tokenStart). */
+/**
+ * A candidate pattern (global; `i` for letter case); see eachToken. Its token boundaries
+ * are code (tokenStart, tokenEnd), not look-arounds: those would be tried at every
+ * position, and Unicode classes make a regex slow to compile.
+ */
+export function tokenRe(body: string, caseInsensitive = false): RegExp {
+  return new RegExp(body, caseInsensitive ? 'gi' : 'g');
+}
+
+/** eachMatch for a tokenRe pattern: only matches that start and end a token. */
 export function eachToken(
   re: RegExp,
   parts: readonly Part[],
@@ -222,7 +244,11 @@ export function eachToken(
     const { from, text } = parts[p]!;
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      if (m[0].length === 0 || !tokenStart(text, m.index)) {
+      if (
+        m[0].length === 0 ||
+        !tokenStart(text, m.index) ||
+        !tokenEnd(text, m.index + m[0].length)
+      ) {
         re.lastIndex = m.index + 1;
         continue;
       }

@@ -1,6 +1,7 @@
 // A body as the audit record keeps it: the bytes as forwarded (masked by policy), except
-// that a value at `confidential` or above that a rule let through in clear (`allow`) is
-// redacted again for the record, and the text is capped in size. If such a value cannot be
+// that a value at `confidential` or above (Levels.clearRank: where `confidential` lands on
+// the policy's ladder) that a rule let through in clear (`allow`) is redacted again for the
+// record, and the text is capped in size. If such a value cannot be
 // located in the forwarded body, the text is withheld rather than stored: fail closed.
 
 import { fieldLabel, redactPlaceholder } from '../enforce/actions.js';
@@ -12,7 +13,7 @@ import type { AuditBody } from './record.js';
 
 /** The rank from which a value never appears in clear in a record. */
 export function clearThreshold(levels: Levels): number {
-  return levels.has('confidential') ? levels.rankOf('confidential') : 1;
+  return levels.clearRank;
 }
 
 export function auditBody(

@@ -17,6 +17,8 @@ const USAGE = `usage:
   callguard kibana import --kibana-url URL [--file callguard.ndjson] [--space id]
                             load the audit's Kibana saved objects (KIBANA_API_KEY for auth)
   callguard config reference  print the configuration reference (docs/configuration.md)
+  callguard detectors reference
+                             print the built-in detectors and packs (the table in docs/detectors.md)
   callguard stack            start the local stack (Envoy + callguard + Elasticsearch + demo endpoint
                              + demo identity provider for the admin page)
   callguard demo endpoint [--host 127.0.0.1] [--port 8081]
@@ -140,6 +142,12 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] !== 'reference') break;
       const { configReference } = await import('../config/reference.js');
       process.stdout.write(configReference());
+      return 0;
+    }
+    case 'detectors': {
+      if (rest[0] !== 'reference') break;
+      const { detectorsReference } = await import('../detect/reference.js');
+      process.stdout.write(detectorsReference());
       return 0;
     }
     case 'stack': {

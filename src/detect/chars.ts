@@ -10,10 +10,16 @@ export const CHAR_UNDERSCORE = 8;
 export const CHAR_DASH = 16;
 export const CHAR_DOT = 32;
 export const CHAR_X = 64;
+/**
+ * The text holds characters outside ASCII: the other bits are those of its ASCII
+ * characters only, and its normalized view (normalize.ts) may hold more (full-width digits).
+ */
+export const CHAR_NON_ASCII = 128;
 
-/** The bit of an ASCII character code, 0 for every other one. */
+/** The bit of a character code: its own for those above, CHAR_NON_ASCII beyond ASCII, else 0. */
 export function charBit(code: number): number {
   if (code >= 0x30 && code <= 0x39) return CHAR_DIGIT;
+  if (code >= 0x80) return CHAR_NON_ASCII;
   switch (code) {
     case 0x40:
       return CHAR_AT;

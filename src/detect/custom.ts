@@ -5,6 +5,15 @@
 
 import { createRequire } from 'node:module';
 import type { Finder } from './context.js';
+import {
+  damm,
+  ibanValid,
+  iso7064Mod11_10,
+  iso7064Mod11_2,
+  iso7064Mod97_10,
+  luhn,
+  verhoeff,
+} from './validators.js';
 
 // `re2` is a CommonJS addon (`export =`), loaded on first use: a policy without custom
 // detectors does not need the native module at all.
@@ -29,6 +38,39 @@ export interface CustomDetectorConfig {
   context_required?: boolean;
   /** 0..1; hits scoring lower are dropped. */
   min_score?: number;
+  /**
+   * A check the match must pass, over its letters and digits (spaces, `-`, `.` and `/`
+   * dropped, letters upper-cased): see CUSTOM_VALIDATORS.
+   */
+  validate?: CustomValidator;
+  /** Values never reported (compared without spaces, `-`, `.`, `/`, case-insensitively). */
+  exclude?: string[];
+  /** RE2: a match this pattern matches whole is never reported. */
+  exclude_pattern?: string;
+}
+
+/** The checks a custom detector's `validate` names, over the match's compacted characters. */
+export const CUSTOM_VALIDATORS = {
+  /** Luhn (mod 10), digits only: cards, IMEIs, many account numbers. */
+  luhn: (s: string) => /^\d+$/.test(s) && luhn(s),
+  /** Verhoeff, digits only. */
+  verhoeff: (s: string) => verhoeff(s),
+  /** Damm, digits only. */
+  damm: (s: string) => damm(s),
+  /** ISO 7064 MOD 11-2: digits and a final check character 0–9 or X. */
+  mod11: (s: string) => iso7064Mod11_2(s),
+  /** ISO 7064 MOD 11,10, digits only. */
+  mod11_10: (s: string) => iso7064Mod11_10(s),
+  /** ISO 7064 MOD 97-10 over digits and letters (A = 10 … Z = 35): remainder 1. */
+  mod97: (s: string) => iso7064Mod97_10(s),
+  /** A whole IBAN: country length and ISO 13616 mod-97. */
+  iban: (s: string) => ibanValid(s),
+} as const satisfies Record<string, (compact: string) => boolean>;
+export type CustomValidator = keyof typeof CUSTOM_VALIDATORS;
+
+/** A value as exclusions compare it: no separators, one case. */
+function exclusionKey(s: string): string {
+  return s.replace(/[\s./-]/g, '').toLowerCase();
 }
 
 /** Score of a custom hit without and with context. */
@@ -46,7 +88,7 @@ function fail(id: string, msg: string): never {
   throw new Error(`custom detector "${id}": ${msg}`);
 }
 
-function compileRe2(id: string, what: string, source: string): RE2 {
+function compileRe2(id: string, what: string, source: string, nonEmpty = true): RE2 {
   const RE2 = loadRe2();
   let re: RE2;
   try {
@@ -54,7 +96,7 @@ function compileRe2(id: string, what: string, source: string): RE2 {
   } catch (e) {
     fail(id, `${what} is not valid RE2 syntax: ${(e as Error).message}`);
   }
-  if (re.test('')) fail(id, `${what} matches the empty string`);
+  if (nonEmpty && re.test('')) fail(id, `${what} matches the empty string`);
   re.lastIndex = 0;
   return re;
 }
@@ -83,6 +125,27 @@ export function compileCustom(cfg: CustomDetectorConfig): CompiledCustom {
   if (cfg.context_required === true && context.length === 0)
     fail(id, 'context_required needs context words');
   const contextRequired = cfg.context_required === true;
+  let validate: ((compact: string) => boolean) | undefined;
+  if (cfg.validate !== undefined) {
+    if (!Object.hasOwn(CUSTOM_VALIDATORS, cfg.validate))
+      fail(id, `validate must be one of ${Object.keys(CUSTOM_VALIDATORS).join(', ')}`);
+    validate = CUSTOM_VALIDATORS[cfg.validate];
+  }
+  const excluded = new Set((cfg.exclude ?? []).map(exclusionKey));
+  const excludeRe =
+    cfg.exclude_pattern !== undefined
+      ? compileRe2(id, 'exclude_pattern', `^(?:${cfg.exclude_pattern})$`, false)
+      : undefined;
+  /** A match that is reported: it passes the check and no exclusion names it. */
+  const keep = (value: string): boolean => {
+    if (validate && !validate(value.replace(/[\s./-]/g, '').toUpperCase())) return false;
+    if (excluded.size > 0 && excluded.has(exclusionKey(value))) return false;
+    if (excludeRe) {
+      excludeRe.lastIndex = 0;
+      if (excludeRe.test(value)) return false;
+    }
+    return true;
+  };
 
   const matchers: { re: RE2; boundaries: boolean }[] = [];
   if (cfg.pattern !== undefined) {
@@ -129,6 +192,7 @@ export function compileCustom(cfg: CustomDetectorConfig): CompiledCustom {
         }
         const ctx = env.context(start, end);
         if (contextRequired && !ctx) continue;
+        if (!keep(m[0])) continue;
         emit(start, end, ctx ? CUSTOM_SCORE_WITH_CONTEXT : CUSTOM_SCORE);
       }
     }

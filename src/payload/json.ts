@@ -12,7 +12,7 @@
 
 import { Buffer, isUtf8 } from 'node:buffer';
 import { CallguardError } from '../errors.js';
-import { charBit } from '../detect/chars.js';
+import { CHAR_NON_ASCII, charBit } from '../detect/chars.js';
 import { findInvalidUtf8, utf8SequenceLength } from './utf8.js';
 
 /** Byte offsets [start, end) into the parsed input. */
@@ -388,7 +388,9 @@ class Parser {
     }
     const s = start + 1;
     this.str = ascii ? this.latin1(s, i) : this.buf.utf8Slice(s, i);
-    this.chars = chars;
+    // Outside ASCII the bits are those of the ASCII characters only (full-width digits are
+    // digits to the detectors' normalized view): say so.
+    this.chars = ascii ? chars : chars | CHAR_NON_ASCII;
     return i + 1;
   }
 

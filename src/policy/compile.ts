@@ -5,10 +5,10 @@
 import { compileContract, ContractCompileError, createAjv } from './contract.js';
 import type { CompiledContract } from './contract.js';
 import type { CompiledRule, DecisionDefaults } from './decide.js';
-import { DEFAULT_LEVELS, Levels } from './levels.js';
+import { CLEAR_THRESHOLD_LEVEL, DEFAULT_LEVELS, Levels } from './levels.js';
 import type { ActionDoc, HoldDoc, PolicyDocument, RuleDoc } from './schema.js';
 import type { Action, Direction } from './types.js';
-import { BUILTIN_DETECTORS, compileDetectors } from '../detect/index.js';
+import { BUILTIN_DETECTORS, compileDetectors, DetectorLevelError } from '../detect/index.js';
 import type { CompiledDetectors, CustomDetectorConfig } from '../detect/index.js';
 import type { FormatName } from '../payload/formats/types.js';
 
@@ -87,7 +87,42 @@ export function compilePolicy(
       '/levels',
     );
   }
-  const levels = new Levels(withLevels[0]?.doc.levels ?? DEFAULT_LEVELS);
+  const ladderDoc = withLevels[0];
+  const ladder: readonly string[] = ladderDoc?.doc.levels ?? DEFAULT_LEVELS;
+  const onLadder = new Set(ladder);
+
+  const custom: CustomDetectorConfig[] = [];
+  for (const { source, doc } of docs) {
+    (doc.detectors?.custom ?? []).forEach((c, i) => {
+      if (!onLadder.has(c.level)) {
+        throw new PolicyCompileError(
+          `unknown level "${c.level}"`,
+          source,
+          `/detectors/custom/${i}/level`,
+        );
+      }
+      if (BUILTIN_LEVELS.has(c.id)) {
+        throw new PolicyCompileError(
+          `custom detector "${c.id}": the id is a built-in level name (detectors.levels would be ambiguous)`,
+          source,
+          `/detectors/custom/${i}/id`,
+        );
+      }
+      custom.push(c);
+    });
+  }
+  const detectorIds = new Set([...BUILTIN_DETECTORS.map((d) => d.id), ...custom.map((c) => c.id)]);
+  const { levelMap, idLevels } = detectorLevels(docs, onLadder, detectorIds);
+  const withPacks = docs.filter((d) => d.doc.detectors?.packs);
+  if (withPacks.length > 1) {
+    throw new PolicyCompileError(
+      'detectors.packs may be set in one policy file only',
+      (withPacks[1] as SourcedDocument).source,
+      '/detectors/packs',
+    );
+  }
+  const policyPacks = withPacks[0]?.doc.detectors?.packs;
+  const levels = new Levels(ladder, levelMap[CLEAR_THRESHOLD_LEVEL]);
   const ajv = createAjv();
 
   const functions = new Map<string, FunctionPlan>();
@@ -118,20 +153,6 @@ export function compilePolicy(
     }
   }
 
-  const custom: CustomDetectorConfig[] = [];
-  for (const { source, doc } of docs) {
-    (doc.detectors?.custom ?? []).forEach((c, i) => {
-      if (!levels.has(c.level)) {
-        throw new PolicyCompileError(
-          `unknown level "${c.level}"`,
-          source,
-          `/detectors/custom/${i}/level`,
-        );
-      }
-      custom.push(c);
-    });
-  }
-  const detectorIds = new Set([...BUILTIN_DETECTORS.map((d) => d.id), ...custom.map((c) => c.id)]);
   try {
     // Custom patterns are compiled here (RE2): a bad one is a load error, not a request error.
     compileDetectors({ enabled: [], custom });
@@ -188,12 +209,21 @@ export function compilePolicy(
             throw new PolicyCompileError(`unknown detector "${id}"`, source, `${at}/detectors`);
           }
         }
-        plan.detectors = compileDetectors({
-          ...(enabled ? { enabled } : {}),
-          disabled: r.detectors?.disabled ?? [],
-          levels: r.detectors?.levels ?? {},
-          custom,
-        });
+        try {
+          const packs = r.detectors?.packs ?? policyPacks;
+          plan.detectors = compileDetectors({
+            ...(enabled ? { enabled } : {}),
+            ...(packs ? { packs } : {}),
+            disabled: r.detectors?.disabled ?? [],
+            levels: { ...idLevels, ...r.detectors?.levels },
+            levelMap,
+            ladder,
+            custom,
+          });
+        } catch (e) {
+          if (!(e instanceof DetectorLevelError)) throw e;
+          throw unmappedLevel(e, ladder, levelMap, ladderDoc?.source ?? source);
+        }
       }
       if (r.access?.sources) plan.sources = new Set(r.access.sources);
       if (r.match.path !== undefined) plan.path = r.match.path;
@@ -250,6 +280,63 @@ export function compilePolicy(
     defaults.action.type === 'tokenize' ||
     routes.some((r) => r.detokenize !== undefined);
   return { levels, routes, routesByName, functions, rules, defaults, needsTokenKeys };
+}
+
+/** The level names the built-in detectors use (on the default ladder). */
+const BUILTIN_LEVELS: ReadonlySet<string> = new Set(
+  DEFAULT_LEVELS.filter((l) => BUILTIN_DETECTORS.some((d) => d.level === l)),
+);
+
+/**
+ * The policy's `detectors.levels`, from every document: built-in level names → a level of
+ * this ladder (levelMap), and detector ids → a level (idLevels).
+ */
+function detectorLevels(
+  docs: readonly SourcedDocument[],
+  onLadder: ReadonlySet<string>,
+  detectorIds: ReadonlySet<string>,
+): { levelMap: Record<string, string>; idLevels: Record<string, string> } {
+  const levelMap: Record<string, string> = {};
+  const idLevels: Record<string, string> = {};
+  for (const { source, doc } of docs) {
+    for (const [key, level] of Object.entries(doc.detectors?.levels ?? {})) {
+      const at = `/detectors/levels/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (!onLadder.has(level))
+        throw new PolicyCompileError(`unknown level "${level}"`, source, at);
+      const isLevel = BUILTIN_LEVELS.has(key);
+      if (!isLevel && !detectorIds.has(key)) {
+        throw new PolicyCompileError(
+          `"${key}" is neither a built-in level (${[...BUILTIN_LEVELS].join(', ')}) nor a detector`,
+          source,
+          at,
+        );
+      }
+      const into = isLevel ? levelMap : idLevels;
+      if (Object.hasOwn(into, key))
+        throw new PolicyCompileError(`"${key}" is given a level twice`, source, at);
+      into[key] = level;
+    }
+  }
+  return { levelMap, idLevels };
+}
+
+/** A built-in detector's level that the policy's own ladder leaves out: a load error. */
+function unmappedLevel(
+  e: DetectorLevelError,
+  ladder: readonly string[],
+  levelMap: Readonly<Record<string, string>>,
+  source: string,
+): PolicyCompileError {
+  const unmapped = [...BUILTIN_LEVELS].filter(
+    (l) => !ladder.includes(l) && !Object.hasOwn(levelMap, l),
+  );
+  return new PolicyCompileError(
+    `detector "${e.detector}" has level "${e.level}", which is not on this policy's ladder ` +
+      `(${ladder.join(', ')}): map the built-in levels under detectors.levels ` +
+      `(unmapped: ${unmapped.join(', ')}), e.g. ${e.level}: ${ladder[ladder.length - 1] ?? ''}`,
+    source,
+    '/levels',
+  );
 }
 
 function list(v: string | string[] | undefined): string[] | undefined {

@@ -1,7 +1,15 @@
 // JSON Schema of a policy document (policies/*.yaml). A document that does not validate is
 // refused at load with the file, line and problem.
 
+import { ALL_PACKS, CUSTOM_VALIDATORS, PACK_NAMES } from '../detect/index.js';
 import type { CustomDetectorConfig } from '../detect/index.js';
+
+/** Detector packs (docs/detectors.md): a list of pack names, `all` for every pack. */
+const packList = {
+  type: 'array',
+  items: { enum: [...PACK_NAMES, ALL_PACKS] },
+  uniqueItems: true,
+};
 
 const stringList = {
   oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
@@ -30,6 +38,14 @@ export const POLICY_DOCUMENT_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: {
+        /**
+         * Levels of the detectors on this policy's ladder: a built-in level name (`internal`,
+         * `confidential`, `restricted`) → a level maps every built-in detector of that
+         * level; a detector id → a level sets that detector's level (a route's own wins).
+         */
+        levels: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
+        /** The built-in packs every route runs unless it names its own; default: every pack. */
+        packs: packList,
         custom: {
           type: 'array',
           items: {
@@ -44,6 +60,9 @@ export const POLICY_DOCUMENT_SCHEMA = {
               context: { type: 'array', items: { type: 'string', minLength: 1 } },
               context_required: { type: 'boolean' },
               min_score: { type: 'number', minimum: 0, maximum: 1 },
+              validate: { enum: Object.keys(CUSTOM_VALIDATORS) },
+              exclude: { type: 'array', items: { type: 'string', minLength: 1 } },
+              exclude_pattern: { type: 'string', minLength: 1 },
             },
             oneOf: [{ required: ['pattern'] }, { required: ['dictionary'] }],
           },
@@ -87,8 +106,12 @@ export const POLICY_DOCUMENT_SCHEMA = {
           detectors: {
             type: 'object',
             additionalProperties: false,
+            // `enabled` names the exact detectors: packs would say something else.
+            not: { required: ['packs', 'enabled'] },
             properties: {
-              /** Only these (built-in or custom ids); default: every built-in. */
+              /** The built-in packs this route runs (instead of the policy's). */
+              packs: packList,
+              /** Only these (built-in or custom ids), whatever the packs. */
               enabled: { type: 'array', items: { type: 'string' } },
               disabled: { type: 'array', items: { type: 'string' } },
               /** Per-detector level overrides. */
@@ -212,7 +235,7 @@ export type CustomDetectorDoc = CustomDetectorConfig;
 
 export interface PolicyDocument {
   levels?: string[];
-  detectors?: { custom?: CustomDetectorDoc[] };
+  detectors?: { levels?: Record<string, string>; packs?: string[]; custom?: CustomDetectorDoc[] };
   defaults?: { action?: ActionDoc; record?: 'masked' | 'metadata' | 'none' };
   functions?: Record<string, { description?: string; request?: string; response?: string }>;
   routes?: RouteDoc[];
@@ -244,7 +267,12 @@ export interface RouteDoc {
   function?: string;
   public?: boolean;
   format?: 'json' | 'openai-chat' | 'openai-responses' | 'anthropic' | 'mcp';
-  detectors?: { enabled?: string[]; disabled?: string[]; levels?: Record<string, string> };
+  detectors?: {
+    packs?: string[];
+    enabled?: string[];
+    disabled?: string[];
+    levels?: Record<string, string>;
+  };
   detokenize?: { groups: string[] };
   access?: {
     anonymous?: boolean;

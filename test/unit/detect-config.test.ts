@@ -162,6 +162,66 @@ describe('custom detectors', () => {
     expect(() => compileDetectors({ custom: [cfg] })).toThrow(message);
   });
 
+  it('validate: only matches that pass the check are reported', () => {
+    const withCheck = (validate: CustomDetectorConfig['validate'], pattern: string) =>
+      compileDetectors({
+        enabled: ['num'],
+        custom: [{ id: 'num', level: 'internal', pattern, validate }],
+      });
+    const digits = '\\b[0-9][0-9 -]{2,20}[0-9X]\\b';
+    for (const [validate, pattern, good, bad] of [
+      ['luhn', digits, '4111-1111-1111-1111', '4111-1111-1111-1112'],
+      ['verhoeff', digits, '2363', '2364'],
+      ['damm', digits, '5724', '5727'],
+      ['mod11', digits, '11010519491231002X', '110105194912310021'],
+      ['mod11_10', digits, '794623', '794624'],
+      [
+        'iban',
+        '[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11,30}[A-Z0-9]',
+        'GB29 NWBK 6016 1331 9268 19',
+        'GB29 NWBK 6016 1331 9268 18',
+      ],
+    ] as const) {
+      const d = withCheck(validate, pattern);
+      const text = `x ${good} y`;
+      expect(found(d.scan(text, { keys: [] }), text), validate).toEqual([
+        ['num', 'internal', good],
+      ]);
+      expect(d.scan(`x ${bad} y`, { keys: [] }), validate).toEqual([]);
+    }
+    expect(() => withCheck('nope' as CustomDetectorConfig['validate'], digits)).toThrow(
+      /validate must be one of luhn/,
+    );
+  });
+
+  it('mod97 checks digits and letters (ISO 7064 MOD 97-10)', () => {
+    const d = compileDetectors({
+      enabled: ['ref'],
+      custom: [{ id: 'ref', level: 'internal', pattern: 'RF[0-9A-Z]{3,23}', validate: 'mod97' }],
+    });
+    // ISO 11649 creditor references rearrange before the check; the raw form here is the
+    // rearranged one: its remainder is 1.
+    expect(d.scan('3214282912345698765432161182', { keys: [] })).toEqual([]);
+    const raw = compileDetectors({
+      enabled: ['ref'],
+      custom: [{ id: 'ref', level: 'internal', pattern: '[0-9]{20,30}', validate: 'mod97' }],
+    });
+    expect(raw.scan('3214282912345698765432161182', { keys: [] })).toHaveLength(1);
+    expect(raw.scan('3214282912345698765432161183', { keys: [] })).toEqual([]);
+  });
+
+  it('exclude and exclude_pattern: values never reported', () => {
+    const d = compileDetectors({
+      enabled: ['employee_id'],
+      custom: [{ ...EMP, exclude: ['emp 000000', 'EMP-999999'], exclude_pattern: 'EMP-12\\d{4}' }],
+    });
+    const text = 'EMP-000000 EMP-999999 EMP-123456 EMP-654321 ＥＭＰ-９９９９９９';
+    expect(found(d.scan(text, { keys: [] }), text).map((h) => h[2])).toEqual(['EMP-654321']);
+    expect(() => compileDetectors({ custom: [{ ...EMP, exclude_pattern: '(' }] })).toThrow(
+      /exclude_pattern is not valid RE2/,
+    );
+  });
+
   it('a duplicate custom id throws at compile', () => {
     expect(() => compileDetectors({ custom: [EMP, EMP] })).toThrow(/defined twice/);
   });

@@ -1,7 +1,8 @@
 // Built-in detectors: named-case tables of values that must be found, values that must not
 // (checksum failures, false-positive traps), and key-name context.
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_DETECTORS, compileDetectors } from '../../src/detect/index.js';
+import { BUILTIN_SPECS } from '../../src/detect/builtin.js';
+import { BUILTIN_DETECTORS, compileDetectors, PACK_NAMES } from '../../src/detect/index.js';
 
 const detectors = compileDetectors({ custom: [] });
 
@@ -273,9 +274,9 @@ describe('hits', () => {
 });
 
 describe('BUILTIN_DETECTORS', () => {
-  it('lists every built-in with its default level', () => {
+  it('keeps the default level of every detector it had, and documents each one', () => {
     const levels = Object.fromEntries(BUILTIN_DETECTORS.map((d) => [d.id, d.level]));
-    expect(levels).toEqual({
+    expect(levels).toMatchObject({
       card: 'confidential',
       iban: 'confidential',
       ssn: 'restricted',
@@ -294,6 +295,17 @@ describe('BUILTIN_DETECTORS', () => {
       jwt: 'restricted',
       secret: 'restricted',
     });
-    for (const d of BUILTIN_DETECTORS) expect(d.description.length).toBeGreaterThan(10);
+    expect(BUILTIN_DETECTORS.length).toBeGreaterThanOrEqual(60);
+    expect(new Set(BUILTIN_DETECTORS.map((d) => d.id)).size).toBe(BUILTIN_DETECTORS.length);
+    for (const s of BUILTIN_SPECS) {
+      expect(s.id).toMatch(/^[a-z][a-z0-9_]*$/);
+      expect(['internal', 'confidential', 'restricted']).toContain(s.level);
+      expect(s.packs.length).toBeGreaterThan(0);
+      for (const p of s.packs) expect(PACK_NAMES).toContain(p);
+      for (const f of [s.description, s.validator, s.contextRule, s.example, s.guards])
+        expect(f.length).toBeGreaterThan(0);
+    }
+    // Every pack has a detector.
+    for (const p of PACK_NAMES) expect(BUILTIN_SPECS.some((s) => s.packs.includes(p))).toBe(true);
   });
 });

@@ -29,6 +29,16 @@ export const ERROR_STATUS = {
   approval_mismatch: 403,
   approval_unavailable: 503,
   audit_unavailable: 503,
+  /** callguard's admission control refused the call at its headers (retry-after). */
+  overloaded: 503,
+  /**
+   * Made by Envoy, not callguard (its local reply, turned into this JSON shape by the shipped
+   * Envoy configurations' local_reply_config): callguard could not be reached or asked
+   * (connection refused, too many streams open to it, a gRPC error), or it did not answer
+   * within the message timeout.
+   */
+  processor_unavailable: 503,
+  processor_timeout: 504,
   internal: 500,
 } as const;
 
@@ -45,6 +55,8 @@ export interface ErrorDetails {
   extra?: Record<string, string> | undefined;
   /** The engine's decision behind a `blocked` refusal (for the audit record; never sent). */
   decision?: Decision | undefined;
+  /** Seconds after which the client may try again (the `retry-after` header). */
+  retryAfterS?: number | undefined;
 }
 
 export class CallguardError extends Error {
@@ -54,6 +66,7 @@ export class CallguardError extends Error {
   readonly rule: string | undefined;
   readonly extra: Record<string, string>;
   readonly decision: Decision | undefined;
+  readonly retryAfterS: number | undefined;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
@@ -64,6 +77,7 @@ export class CallguardError extends Error {
     this.rule = details.rule;
     this.extra = details.extra ?? {};
     this.decision = details.decision;
+    this.retryAfterS = details.retryAfterS;
   }
 }
 
@@ -74,12 +88,16 @@ export interface ErrorBody {
     message: string;
     paths: string[];
     rule: string | null;
-    session_id: string;
+    /** null when no session was recorded (a refusal before the call was read). */
+    session_id: string | null;
     [extra: string]: string | string[] | null;
   };
 }
 
-export function errorBody(err: unknown, sessionId: string): { status: number; body: ErrorBody } {
+export function errorBody(
+  err: unknown,
+  sessionId: string | null,
+): { status: number; body: ErrorBody } {
   const e =
     err instanceof CallguardError
       ? err

@@ -18,12 +18,15 @@ import { SESSION_HEADER } from './exchange.js';
 import { authorize, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
 import type { CheckRequest, CheckResponse, HeaderValueOption, HttpStatusCode } from './protos.js';
 import { structToPlain } from './struct.js';
+import { checkAdmission } from './admission.js';
+import type { Admission } from './admission.js';
 
 export interface AuthzDeps {
   policy(): CompiledPolicy;
   identifier: Identifier;
   log: Logger;
   sink: SessionSink;
+  admission?: Admission | undefined;
 }
 
 /** google.rpc.Code for each HTTP refusal status. */
@@ -77,6 +80,7 @@ export async function check(deps: AuthzDeps, req: CheckRequest): Promise<CheckRe
       record.outcome = 'public';
       return { status: { code: 0 }, ok_response: {} };
     }
+    checkAdmission(deps.admission, 'ext_authz');
     principal = await deps.identifier.identify({
       headers,
       metadata: dynamicMetadata(req.attributes ?? {}),
@@ -109,6 +113,8 @@ export async function check(deps: AuthzDeps, req: CheckRequest): Promise<CheckRe
     const hs = [header('content-type', 'application/json'), header(SESSION_HEADER, id)];
     if (body.error.code === 'unauthenticated')
       hs.push(header('www-authenticate', 'Bearer realm="callguard"'));
+    if (e instanceof CallguardError && e.retryAfterS !== undefined)
+      hs.push(header('retry-after', String(e.retryAfterS)));
     return {
       status: { code: rpcCode(status), message: body.error.code },
       denied_response: {

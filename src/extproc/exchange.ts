@@ -38,6 +38,8 @@ import { routeHint, sourceIp } from './attributes.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import { authorize, describeCaller, dynamicMetadata, upstreamIdentityHeaders } from './identity.js';
+import { checkAdmission } from './admission.js';
+import type { Admission } from './admission.js';
 
 export const SESSION_HEADER = 'x-callguard-session';
 /** Methods whose calls carry a body when a request contract applies. */
@@ -61,6 +63,11 @@ export interface ExchangeDeps {
   fingerprint?: (value: string) => string;
   now?: () => number;
   newId?: () => string;
+  /**
+   * Set when refusals are recorded (admission.record_refusals): the exchange then refuses
+   * new calls while callguard is over capacity (a public route never).
+   */
+  admission?: Admission | undefined;
 }
 
 interface Side {
@@ -186,6 +193,8 @@ export class Exchange {
     this.route = sel.route;
     this.fn = sel.fn;
     this.routeVia = sel.via;
+    // Before any body and before identity: a refusal here costs callguard almost nothing.
+    if (!sel.route.public) checkAdmission(this.deps.admission, 'ext_proc');
 
     if (this.deps.sink.accepting?.() === false) {
       // The audit spool is full and configured to refuse: no call goes unrecorded.
@@ -599,6 +608,8 @@ export class Exchange {
     ];
     if (body.error.code === 'unauthenticated')
       headers.push(setHeader('www-authenticate', 'Bearer realm="callguard"'));
+    if (e instanceof CallguardError && e.retryAfterS !== undefined)
+      headers.push(setHeader('retry-after', String(e.retryAfterS)));
     return {
       immediate_response: {
         // protobufjs takes an enum's number as well as its name; our codes are HTTP numbers.

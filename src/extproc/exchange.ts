@@ -193,7 +193,7 @@ export class Exchange {
     this.route = sel.route;
     this.fn = sel.fn;
     this.routeVia = sel.via;
-    // Before any body and before identity: a refusal here costs callguard almost nothing.
+    // Before any body and before identity (the recorded refusal; see admission.ts).
     if (!sel.route.public) checkAdmission(this.deps.admission, 'ext_proc');
 
     if (this.deps.sink.accepting?.() === false) {

@@ -21,7 +21,7 @@
 //
 // A refusal is cheap only if callguard does not read the call: by default an ext_proc
 // stream is refused as it opens, with one prebuilt ImmediateResponse, before its request
-// headers message is even decoded (about half the CPU of refusing through the exchange,
+// headers message is even decoded (0.5–0.6× the CPU of refusing through the exchange,
 // measured in docs/performance.md). Such a refusal has no session record: it is counted in
 // /metrics and logged per overload episode. With `record_refusals: true` the exchange
 // refuses at the request headers instead, after route selection (public routes are then

@@ -64,6 +64,8 @@ export function eventLoopProbe(): LoopProbe {
 const MIN_RATE = 1;
 /** Most the rate may grow in one interval while the limit still binds. */
 const MAX_STEP_UP = 2;
+/** Calls admitted in one run of work without a pause that make it a burst, not a stall. */
+const BURST_CALLS = 8;
 /** Calls the bucket may hold, as seconds of the rate: absorbs jitter, not bursts. */
 const BURST_SECONDS = 0.02;
 
@@ -80,6 +82,10 @@ export class Admission {
   /** The loop's idle time when last read, and when it last changed (the last pause seen). */
   private idle = -1;
   private pausedAt = 0;
+  /** Calls admitted since that pause. */
+  private streak = 0;
+  /** The loop's utilization over the last interval. */
+  private lastUtilization = 0;
   /** Longest run of work without a pause seen at an admission this interval, ms. */
   private busiest = 0;
   /** Calls refused since the limit was set (for the log line when it is lifted). */
@@ -116,20 +122,32 @@ export class Admission {
     if (idle !== this.idle) {
       this.idle = idle;
       this.pausedAt = now;
+      this.streak = 0;
     }
     const busy = now - this.pausedAt;
     if (busy > this.busiest) this.busiest = busy;
-    if (busy > this.config.max_busy_ms) return this.refuse(service);
-    if (this.limit === Infinity) {
-      this.admitted++;
-      return true;
-    }
+    // A long run of work is a backlog only with load behind it: the loop was busy over the
+    // last interval, or a limit is set, or many calls came in this run (a burst from idle).
+    // A lone stall (the process descheduled, a long GC) at low load refuses nothing.
+    if (
+      busy > this.config.max_busy_ms &&
+      (this.limit !== Infinity ||
+        this.lastUtilization > this.config.target_utilization / 2 ||
+        this.streak >= BURST_CALLS)
+    )
+      return this.refuse(service);
+    if (this.limit === Infinity) return this.take();
     const burst = Math.max(1, this.limit * BURST_SECONDS);
     this.tokens = Math.min(burst, this.tokens + ((now - this.filled) / 1000) * this.limit);
     this.filled = now;
     if (this.tokens < 1) return this.refuse(service);
     this.tokens -= 1;
+    return this.take();
+  }
+
+  private take(): true {
     this.admitted++;
+    this.streak++;
     return true;
   }
 
@@ -149,6 +167,7 @@ export class Admission {
     this.busiest = 0;
     const target = this.config.target_utilization;
     const u = utilization;
+    this.lastUtilization = u;
     const before = this.limit;
     if (u > target) {
       // Over the share: what got in this interval, scaled down to the target.

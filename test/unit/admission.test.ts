@@ -140,15 +140,35 @@ describe('admission control', () => {
     const t = admission({ max_busy_ms: 50 });
     t.loop.pass(10);
     expect(t.a.admit('ext_proc')).toBe(true); // the pause is seen here
-    t.loop.work(40);
-    expect(t.a.admit('ext_proc')).toBe(true); // 40 ms without a pause: fine
-    t.loop.work(20);
+    // A burst: calls keep coming in while the loop works through them without a pause.
+    for (let i = 0; i < 7; i++) {
+      t.loop.work(5);
+      expect(t.a.admit('ext_proc')).toBe(true); // up to 35 ms without a pause: fine
+    }
+    t.loop.work(25);
     expect(t.a.admit('ext_proc')).toBe(false); // 60 ms: the calls read now have waited
     expect(t.a.admit('ext_authz')).toBe(false);
     expect(t.refusedBy).toEqual(['ext_proc', 'ext_authz']);
     t.loop.pass(1); // the loop paused: calls get in again
     expect(t.a.admit('ext_proc')).toBe(true);
     expect(t.a.rate).toBe(Infinity); // no limit was set by the brake alone
+  });
+
+  it('a lone stall at low load (a long GC, the process descheduled) refuses nothing', () => {
+    const t = admission({ max_busy_ms: 50 });
+    t.a.update(0.1, 1); // the last interval: the loop 10% busy
+    t.loop.pass(10);
+    expect(t.a.admit('ext_proc')).toBe(true);
+    t.loop.work(200); // one call waited 200 ms behind a stall
+    expect(t.a.admit('ext_proc')).toBe(true);
+    expect(t.refusedBy).toEqual([]);
+    // The same stall with load behind it (the loop over half its target share) refuses.
+    t.a.update(0.6, 1); // under the target share: no limit is set
+    expect(t.a.rate).toBe(Infinity);
+    t.loop.pass(1);
+    t.a.admit('ext_proc');
+    t.loop.work(200);
+    expect(t.a.admit('ext_proc')).toBe(false);
   });
 
   it('admits everything when disabled, whatever the loop does', () => {
@@ -164,7 +184,7 @@ describe('admission control', () => {
     expect(() => checkAdmission(undefined, 'ext_proc')).not.toThrow();
     const t = admission({ max_busy_ms: 5, retry_after_s: 7 });
     t.loop.pass(1);
-    t.a.admit('ext_proc');
+    for (let i = 0; i < 8; i++) t.a.admit('ext_proc'); // a burst
     t.loop.work(10);
     let err: unknown;
     try {
@@ -207,7 +227,7 @@ describe('the refusals', () => {
   const busy = () => {
     const t = admission({ max_busy_ms: 5 });
     t.loop.pass(1);
-    t.a.admit('ext_proc');
+    for (let i = 0; i < 8; i++) t.a.admit('ext_proc'); // a burst
     t.loop.work(10); // from now on every call is refused
     return t.a;
   };

@@ -48,6 +48,10 @@ export interface Hit {
   /** 0 when no answer came (the error says why). */
   code: number;
   error: string;
+  /** The answer's headers, names as Go spells them (`X-Callguard-Session`). */
+  headers: Record<string, string[]>;
+  /** The first `maxBody` bytes of the answer's body (empty unless asked for). */
+  body: Buffer;
 }
 
 export interface Attack {
@@ -70,6 +74,8 @@ export async function attack(
     bin?: string;
     /** Called when the last answer is in, before the results are decoded. */
     onDone?: () => void;
+    /** Bytes of each answer's body to keep (default 0: read to the end, none kept). */
+    maxBody?: number;
   },
 ): Promise<Attack> {
   const bin = opts.bin ?? ensureVegeta();
@@ -94,8 +100,9 @@ export async function attack(
       '-keepalive=true',
       '-http2=false',
       '-timeout=30s',
-      // Answers are read to the end (the latency covers the whole body) but not kept.
-      '-max-body=0',
+      // Answers are read to the end (the latency covers the whole body); at most maxBody
+      // bytes of each are kept.
+      `-max-body=${opts.maxBody ?? 0}`,
       `-output=${join(dir, 'results.bin')}`,
     ]);
     opts.onDone?.();
@@ -115,6 +122,8 @@ export async function attack(
           timestamp: string;
           latency: number;
           error: string;
+          headers: Record<string, string[]> | null;
+          body: string | null;
         };
         return {
           seq: r.seq,
@@ -122,6 +131,8 @@ export async function attack(
           latencyNs: r.latency,
           code: r.code,
           error: r.error,
+          headers: r.headers ?? {},
+          body: Buffer.from(r.body ?? '', 'base64'),
         };
       })
       .sort((x, y) => x.seq - y.seq);

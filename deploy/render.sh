@@ -34,4 +34,6 @@ mkdir -p "$out/deploy/kubernetes" "$out/deploy/istio"
   -f deploy/helm/callguard/ci/optional-values.yaml \
   --show-only templates/istio/envoyfilter-ext-proc.yaml \
   --show-only templates/istio/envoyfilter-routes.yaml \
+  --show-only templates/istio/envoyfilter-local-reply.yaml \
+  --show-only templates/istio/destinationrule.yaml \
   >"$out/deploy/istio/envoyfilters.yaml"

@@ -49,6 +49,16 @@ export const ERROR_STATUS = {
   audit_not_configured: 503,
   ui_not_configured: 404,
   elasticsearch_unavailable: 502,
+  /** callguard's admission control refused the call at its headers (retry-after). */
+  overloaded: 503,
+  /**
+   * Made by Envoy, not callguard (its local reply, turned into this JSON shape by the shipped
+   * Envoy configurations' local_reply_config): callguard could not be reached or asked
+   * (connection refused, too many streams open to it, a gRPC error), or it did not answer
+   * within the message timeout.
+   */
+  processor_unavailable: 503,
+  processor_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -96,6 +106,8 @@ export interface ErrorDetails {
   extra?: Record<string, ErrorExtra> | undefined;
   /** The engine's decision behind a `blocked` refusal (for the audit record; never sent). */
   decision?: Decision | undefined;
+  /** Seconds after which the client may try again (the `retry-after` header). */
+  retryAfterS?: number | undefined;
 }
 
 export class CallguardError extends Error {
@@ -105,6 +117,7 @@ export class CallguardError extends Error {
   readonly rule: string | undefined;
   readonly extra: Record<string, ErrorExtra>;
   readonly decision: Decision | undefined;
+  readonly retryAfterS: number | undefined;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
@@ -115,6 +128,7 @@ export class CallguardError extends Error {
     this.rule = details.rule;
     this.extra = details.extra ?? {};
     this.decision = details.decision;
+    this.retryAfterS = details.retryAfterS;
   }
 
   /** The same error answered with another status (a refused response is a bad gateway). */
@@ -146,7 +160,8 @@ export interface ErrorBody {
     message: string;
     paths: string[];
     rule: string | null;
-    session_id: string;
+    /** null when no session was recorded (a refusal before the call was read). */
+    session_id: string | null;
     [extra: string]: ErrorExtra | null;
   };
 }
@@ -164,7 +179,10 @@ function visible(err: unknown): CallguardError {
 }
 
 /** The data path's error body for `err`, naming the session it ended. */
-export function errorBody(err: unknown, sessionId: string): { status: number; body: ErrorBody } {
+export function errorBody(
+  err: unknown,
+  sessionId: string | null,
+): { status: number; body: ErrorBody } {
   const e = visible(err);
   return {
     status: e.status,

@@ -24,6 +24,9 @@ export type Phase =
 /** Elasticsearch operations whose failures are counted (wired by the audit sink). */
 export type EsOperation = 'bulk' | 'search' | 'template' | 'ticket';
 
+/** Where admission control refused a call: an ext_proc stream or an ext_authz check. */
+export type AdmissionService = 'ext_proc' | 'ext_authz';
+
 /** Label value for "no route" / "no function" / "no detector". */
 export const NONE = 'none';
 
@@ -46,6 +49,12 @@ export interface CallguardMetrics {
   readonly spoolBacklog: { set(bytes: number): void };
   /** An Elasticsearch request that failed (wired by the audit sink and ticket store). */
   readonly esErrors: { inc(operation: EsOperation): void };
+  /** Admission control (src/extproc/admission-control.ts): refusals, the admitted rate, the load. */
+  readonly admission: {
+    refused(service: AdmissionService): void;
+    limit(callsPerSecond: number): void;
+    utilization(share: number): void;
+  };
 }
 
 /** Seconds; the ext_proc message_timeout is 2 s, so the buckets stop a little above. */
@@ -133,7 +142,26 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
     registers,
   });
 
+  const refusals = new Counter({
+    name: 'callguard_admission_refusals_total',
+    help: 'Calls refused at their request headers because callguard was over capacity (503 overloaded), by service (ext_proc, ext_authz).',
+    labelNames: ['service'] as const,
+    registers,
+  });
+  const admissionLimit = new Gauge({
+    name: 'callguard_admission_limit_calls_per_second',
+    help: 'Rate new calls are admitted at while callguard is over capacity; +Inf while it is not limiting.',
+    registers,
+  });
+  admissionLimit.set(Infinity);
+  const loopUtilization = new Gauge({
+    name: 'callguard_event_loop_utilization',
+    help: 'Share of wall time the event loop spent working over the last admission interval (0..1).',
+    registers,
+  });
+
   const callOf = children((v) => calls.labels(...v));
+  const refusalOf = children((v) => refusals.labels(...v));
   const decisionOf = children((v) => decisions.labels(...v));
   const findingOf = children((v) => findings.labels(...v));
   const phaseOf = children((v) => phases.labels(...v));
@@ -171,6 +199,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
     approvalsHeld: { set: (n) => held.set(n) },
     spoolBacklog: { set: (n) => spool.set(n) },
     esErrors: { inc: (operation) => esErrors.inc({ operation }) },
+    admission: {
+      refused: (service) => refusalOf(service).inc(),
+      limit: (n) => admissionLimit.set(n),
+      utilization: (u) => loopUtilization.set(u),
+    },
   };
 }
 

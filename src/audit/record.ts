@@ -109,16 +109,20 @@ function summarize(d: Decision) {
 
 // --- the Elasticsearch document ------------------------------------------------------------
 
-export type SessionDecision =
-  | 'allowed'
-  | 'modified'
-  | 'public'
-  | 'blocked'
-  | 'held'
-  | 'denied'
-  | 'error'
-  | 'aborted'
-  | 'envoy_reply';
+/** The decision an auditor filters on (`callguard.decision`), in the order the page lists them. */
+export const SESSION_DECISIONS = [
+  'allowed',
+  'modified',
+  'public',
+  'blocked',
+  'held',
+  'overloaded',
+  'denied',
+  'error',
+  'aborted',
+  'envoy_reply',
+] as const;
+export type SessionDecision = (typeof SESSION_DECISIONS)[number];
 
 export interface FindingDocument {
   direction: string;
@@ -194,6 +198,8 @@ export function sessionDecision(r: SessionRecord): SessionDecision {
       return 'blocked';
     case 'approval_required':
       return 'held';
+    case 'overloaded':
+      return 'overloaded';
     default:
       return 'denied';
   }
@@ -218,7 +224,11 @@ export function toDocument(r: SessionRecord): SessionDocument {
     event: {
       kind: 'event',
       category: ['web'],
-      type: [decision === 'blocked' || decision === 'denied' ? 'denied' : 'access'],
+      type: [
+        decision === 'blocked' || decision === 'denied' || decision === 'overloaded'
+          ? 'denied'
+          : 'access',
+      ],
       action: 'callguard-session',
       outcome:
         decision === 'aborted'

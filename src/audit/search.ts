@@ -3,6 +3,7 @@
 
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Client } from '@elastic/elasticsearch';
+import { SESSION_DECISIONS } from './record.js';
 import type { SessionDocument } from './record.js';
 
 export interface SessionFilters {
@@ -31,19 +32,7 @@ const FILTER_SCHEMA = {
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
     level: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
-    decision: {
-      enum: [
-        'allowed',
-        'modified',
-        'public',
-        'blocked',
-        'held',
-        'denied',
-        'error',
-        'aborted',
-        'envoy_reply',
-      ],
-    },
+    decision: { enum: SESSION_DECISIONS },
     path: { type: 'string', pattern: '^(/|#)', maxLength: 1024 },
     function: text,
     route: text,

@@ -47,6 +47,26 @@ export interface Config {
   /** Keys for the tokenize action and detokenize routes; the first makes new tokens. */
   tokenize: { keys: TokenKeyConfig[] };
   approvals: ApprovalsConfig;
+  /** Refusing early what callguard cannot do in time (docs/operations.md, "Under load"). */
+  admission: AdmissionConfig;
+}
+
+/** Admission control (src/extproc/admission-control.ts, docs/operations.md "Under load"). */
+export interface AdmissionConfig {
+  enabled: boolean;
+  /** Share of the event loop's time admitted work may fill (0..1) before calls are refused. */
+  target_utilization: number;
+  /** Longest the event loop may work without a pause before each new call is refused. */
+  max_busy_ms: number;
+  /** How often the admission rate is updated. */
+  interval_ms: number;
+  /** The `retry-after` of a refusal, in seconds. */
+  retry_after_s: number;
+  /**
+   * Each refusal becomes a session record (decision `overloaded`); off, a stream is refused
+   * as it opens, at about half the cost, and refusals are only counted and logged.
+   */
+  record_refusals: boolean;
 }
 
 /** Just-in-time approvals (docs/approvals.md). */
@@ -210,6 +230,14 @@ export const DEFAULT_CONFIG: Config = {
     public_url: 'http://127.0.0.1:9090',
     max_wait_ms: 20_000,
     sweep_ms: 30_000,
+  },
+  admission: {
+    enabled: true,
+    target_utilization: 0.85,
+    max_busy_ms: 50,
+    interval_ms: 100,
+    retry_after_s: 1,
+    record_refusals: false,
   },
 };
 
@@ -442,6 +470,18 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    admission: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        target_utilization: { type: 'number', minimum: 0.1, maximum: 1 },
+        max_busy_ms: { type: 'integer', minimum: 1, maximum: 10_000 },
+        interval_ms: { type: 'integer', minimum: 10, maximum: 10_000 },
+        retry_after_s: { type: 'integer', minimum: 0, maximum: 3600 },
+        record_refusals: { type: 'boolean' },
+      },
+    },
     tokenize: {
       type: 'object',
       additionalProperties: false,
@@ -543,6 +583,7 @@ export function loadConfig(
       base,
       process.env,
     ),
+    admission: { ...DEFAULT_CONFIG.admission, ...merged.admission },
     tokenize: {
       keys: (merged.tokenize?.keys ?? []).map((k) =>
         k.secret_file ? { ...k, secret_file: resolve(base, k.secret_file) } : k,

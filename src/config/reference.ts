@@ -27,6 +27,7 @@ const SECTION_DOCS: Record<string, string> = {
   approvals: 'docs/approvals.md',
   tokenize: 'docs/llm.md',
   policy_reload: 'docs/operations.md',
+  admission: 'docs/operations.md',
 };
 
 function typeOf(n: Node): string {

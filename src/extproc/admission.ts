@@ -1,6 +1,6 @@
 // What the ext_proc exchange and the ext_authz check both do with a call's request headers,
 // and how both refuse: the route is selected, a full audit spool refuses new calls, a public
-// route takes the fast path, otherwise the caller is identified and checked against the
+// route takes the fast path, admission control may refuse a call over capacity, otherwise the caller is identified and checked against the
 // route's access rules. The session's facts are noted as they are learnt, so a refusal at
 // any step is recorded with what was known.
 
@@ -12,6 +12,9 @@ import type { Identifier } from '../identity/identify.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { selectRoute } from '../policy/routes.js';
 import type { RouteHint } from '../policy/routes.js';
+import type { AdmissionService } from '../metrics.js';
+import { checkAdmission } from './admission-control.js';
+import type { AdmissionControl } from './admission-control.js';
 import { authorize, upstreamIdentityHeaders } from './identity.js';
 
 /** The header that names a call's session, on every refusal and answer. */
@@ -28,6 +31,9 @@ export interface AdmissionInput {
   metadata: Record<string, Record<string, unknown>>;
   identifier: Identifier;
   sink: SessionSink;
+  /** Admission control, when this service refuses calls over capacity here (admission-control.ts). */
+  control?: AdmissionControl | undefined;
+  service: AdmissionService;
 }
 
 export type Admission =
@@ -54,6 +60,8 @@ export async function admit(f: SessionFacts, a: AdmissionInput): Promise<Admissi
     f.outcome = 'public';
     return { public: true };
   }
+  // Before identity and any body: a refusal over capacity costs as little as it can.
+  checkAdmission(a.control, a.service);
   f.principal = await a.identifier.identify({ headers: a.headers, metadata: a.metadata });
   authorize(sel.route, f.principal);
   return { public: false, ...upstreamIdentityHeaders(sel.route, f.principal, a.identifier) };
@@ -80,5 +88,7 @@ export function refusal(f: SessionFacts, e: unknown): Refusal {
   ];
   if (body.error.code === 'unauthenticated')
     headers.push(['www-authenticate', 'Bearer realm="callguard"']);
+  if (e instanceof CallguardError && e.retryAfterS !== undefined)
+    headers.push(['retry-after', String(e.retryAfterS)]);
   return { status, body, headers };
 }

@@ -19,6 +19,7 @@ import { admit, refusal } from './admission.js';
 import { dynamicMetadata } from './identity.js';
 import type { CheckRequest, CheckResponse, HeaderValueOption, HttpStatusCode } from './protos.js';
 import { structToPlain } from './struct.js';
+import type { AdmissionControl } from './admission-control.js';
 
 export interface AuthzDeps {
   policy(): CompiledPolicy;
@@ -27,6 +28,7 @@ export interface AuthzDeps {
   sink: SessionSink;
   now?: () => number;
   newId?: () => string;
+  admission?: AdmissionControl | undefined;
 }
 
 /** google.rpc.Code for each HTTP refusal status. */
@@ -71,6 +73,8 @@ export async function check(deps: AuthzDeps, req: CheckRequest): Promise<CheckRe
       metadata: dynamicMetadata(req.attributes ?? {}),
       identifier: deps.identifier,
       sink: deps.sink,
+      control: deps.admission,
+      service: 'ext_authz',
     });
     if (admitted.public) return { status: { code: 0 }, ok_response: {} };
     return {

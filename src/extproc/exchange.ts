@@ -37,6 +37,7 @@ import { routeHint, sourceIp } from './attributes.js';
 import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import { describeCaller, dynamicMetadata } from './identity.js';
+import type { AdmissionControl } from './admission-control.js';
 
 /** Methods whose calls carry a body when a request contract applies. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -57,6 +58,11 @@ export interface ExchangeDeps {
   fingerprint?: (value: string) => string;
   now?: () => number;
   newId?: () => string;
+  /**
+   * Set when refusals are recorded (admission.record_refusals): the exchange then refuses
+   * new calls while callguard is over capacity (a public route never).
+   */
+  admission?: AdmissionControl | undefined;
 }
 
 interface Side {
@@ -175,6 +181,8 @@ export class Exchange {
       metadata: dynamicMetadata(msg),
       identifier: this.deps.identifier,
       sink: this.deps.sink,
+      control: this.deps.admission,
+      service: 'ext_proc',
     });
     if (admitted.public) {
       // Fast path: Envoy stops sending this exchange's bodies and response headers.

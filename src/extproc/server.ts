@@ -22,6 +22,7 @@ import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { CallguardMetrics, Phase } from '../metrics.js';
+import { AdmissionControl, streamRefusal, withoutRefusals } from './admission-control.js';
 
 export interface GrpcDeps {
   config: Config;
@@ -33,7 +34,7 @@ export interface GrpcDeps {
   policy(): CompiledPolicy;
   fingerprint?: (value: string) => string;
   /** Open streams and per-phase latency (sessions are counted by the sink, at finish). */
-  metrics: Pick<CallguardMetrics, 'openStreams' | 'phase'>;
+  metrics: Pick<CallguardMetrics, 'openStreams' | 'phase' | 'admission'>;
 }
 
 export interface GrpcHandle {
@@ -58,12 +59,31 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
   const services = loadServices();
   let open = 0;
   let serving = true;
+  const admission = new AdmissionControl(deps.config.admission, {
+    metrics: deps.metrics.admission,
+    log: deps.log,
+  });
+  admission.start();
+  const recorded = deps.config.admission.record_refusals;
+  const refusal = streamRefusal(deps.config.admission.retry_after_s);
+  // What every exchange and check shares: made once, not per stream. Unless refusals are
+  // recorded, an ext_proc stream is refused as it opens (below), not by its exchange.
+  const sink = recorded ? deps.sink : withoutRefusals(deps.sink);
+  const exchangeDeps = { ...deps, sink, admission: recorded ? admission : undefined };
+  const authzDeps = { ...deps, sink, admission };
 
   server.addService(services.extProc, {
     Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
+      if (!recorded && !admission.admit('ext_proc')) {
+        // Refused before a message is read: nothing is decoded, no exchange is made.
+        call.on('error', () => {});
+        call.write(refusal);
+        call.end();
+        return;
+      }
       open++;
       deps.metrics.openStreams.inc();
-      const exchange = new Exchange(deps);
+      const exchange = new Exchange(exchangeDeps);
       const flow = new DuplexFlow(exchange, deps.config.limits.max_body_bytes);
       let closed = false;
       const record = (aborted: boolean) => {
@@ -117,7 +137,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
     ) {
       open++;
       const started = performance.now();
-      check(deps, call.request).then(
+      check(authzDeps, call.request).then(
         (r) => {
           open--;
           deps.metrics.phase('authz_check', (performance.now() - started) / 1000);
@@ -152,6 +172,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcHandle> {
     openStreams: () => open,
     shutdown(graceMs: number) {
       serving = false;
+      admission.stop();
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           deps.log.warn({ open_streams: open }, 'shutdown grace elapsed; cutting open streams');

@@ -29,6 +29,7 @@ import { describe, expect, it } from 'vitest';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ENVOY_VERSION, envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
 import { loadConfig } from '../../src/config/config.js';
+import { ERROR_STATUS } from '../../src/errors.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import { lintPolicy } from '../../src/policy/lint.js';
 import { validateObject } from '../support/manifests.js';
@@ -140,6 +141,12 @@ describe('Envoy configurations pass envoy --mode validate', () => {
     const value = structuredClone(filterPatch.patch.value);
     value.typed_config.grpc_service.envoy_grpc.cluster_name = 'callguard';
     hcm.http_filters.splice(hcm.http_filters.length - 1, 0, value);
+    // MERGE the local reply patch into the connection manager (ours removed first).
+    const [replyPatch] = named('callguard-local-reply').spec.configPatches;
+    delete hcm.local_reply_config;
+    hcm.local_reply_config = structuredClone(
+      replyPatch.patch.value.typed_config.local_reply_config,
+    );
     // MERGE each route patch into a route of that name.
     const routes = hcm.route_config.virtual_hosts[0].routes;
     for (const p of routePatches) {
@@ -154,6 +161,95 @@ describe('Envoy configurations pass envoy --mode validate', () => {
     const r = envoyValidate(stringify(cfg));
     expect(r.output).toContain('OK');
     expect(r.status).toBe(0);
+  });
+});
+
+describe("Under load: the breakers to callguard and Envoy's own refusals (docs/operations.md)", () => {
+  const configs = [
+    ['envoy/envoy.yaml', localEnvoy()],
+    ['deploy/compose/envoy.yaml', parse(read('deploy/compose/envoy.yaml'))],
+  ] as const;
+  const cluster = (cfg: EnvoyConfig, name: string) =>
+    cfg.static_resources.clusters.find((c: Obj) => c.name === name);
+
+  it.each(configs)('%s: the breakers leave room for 2,000 calls on a slow upstream', (_f, cfg) => {
+    for (const name of ['callguard', 'demo_upstream']) {
+      const [t, ...more] = cluster(cfg, name).circuit_breakers.thresholds;
+      expect(more).toEqual([]);
+      expect(t.priority).toBe('DEFAULT');
+      expect(t.max_requests).toBeGreaterThanOrEqual(2000);
+      expect(t.max_pending_requests).toBeGreaterThan(0);
+      expect(t.track_remaining).toBe(true);
+    }
+    // HTTP/1.1 to the function: one connection per call in flight.
+    const up = cluster(cfg, 'demo_upstream').circuit_breakers.thresholds[0];
+    expect(up.max_connections).toBeGreaterThanOrEqual(up.max_requests);
+    expect(cluster(cfg, 'callguard').circuit_breakers).toEqual(
+      cluster(localEnvoy(), 'callguard').circuit_breakers,
+    );
+  });
+
+  it('ext_proc and ext_authz fail closed with 503 (status_on_error), not an empty 500/403', () => {
+    const filters = hcmOf(localEnvoy()).http_filters;
+    for (const name of ['envoy.filters.http.ext_proc', 'envoy.filters.http.ext_authz']) {
+      const f = filters.find((x: Obj) => x.name === name).typed_config;
+      expect(f.failure_mode_allow).toBe(false);
+      expect(f.status_on_error).toEqual({ code: 'ServiceUnavailable' });
+    }
+  });
+
+  it('local_reply_config: each mapper answers a code of src/errors.ts, with its status, as JSON', () => {
+    const mappers = hcmOf(localEnvoy()).local_reply_config.mappers as Obj[];
+    expect(hcmOf(localEnvoy()).local_reply_config.body_format).toBeUndefined(); // callguard's bodies untouched
+    const seen = new Set<string>();
+    for (const m of mappers) {
+      const f = m.filter.extension_filter;
+      expect(f.name).toBe('envoy.access_loggers.extension_filters.cel');
+      // Matched on the response code details Envoy sets for its own refusals.
+      expect(f.typed_config.expression).toMatch(/response\.code_details/);
+      const e = m.body_format_override.json_format.error;
+      expect(Object.keys(e).sort()).toEqual(['code', 'message', 'paths', 'rule', 'session_id']);
+      expect(Object.keys(ERROR_STATUS)).toContain(e.code);
+      expect(m.status_code ?? 500).toBe(ERROR_STATUS[e.code as keyof typeof ERROR_STATUS]);
+      expect(e.paths).toEqual([]);
+      expect(e.session_id).toBeNull();
+      seen.add(e.code);
+      if (ERROR_STATUS[e.code as keyof typeof ERROR_STATUS] === 503) {
+        expect(m.headers_to_add).toContainEqual({
+          header: { key: 'retry-after', value: '1' },
+          append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+        });
+      }
+    }
+    expect([...seen].sort()).toEqual(['internal', 'processor_timeout', 'processor_unavailable']);
+    // The catch-all for Envoy's other 500s leaves callguard's own refusals alone.
+    expect(mappers.at(-1)?.filter.extension_filter.typed_config.expression).toContain(
+      "!response.code_details.startsWith('callguard_')",
+    );
+  });
+
+  it('Istio: the gateway gets the same local replies, ext_proc setting and breakers', () => {
+    const istio = objects('deploy/istio');
+    const ef = istio.find(({ o }) => o.metadata.name === 'callguard-local-reply')?.o;
+    expect(ef.spec.workloadSelector).toEqual(
+      istio.find(({ o }) => o.metadata.name === 'callguard-ext-proc')?.o.spec.workloadSelector,
+    );
+    const [p] = ef.spec.configPatches;
+    expect(p.applyTo).toBe('NETWORK_FILTER');
+    expect(p.patch.operation).toBe('MERGE');
+    expect(p.match.listener.filterChain.filter.name).toBe(
+      'envoy.filters.network.http_connection_manager',
+    );
+    expect(p.patch.value.typed_config.local_reply_config).toEqual(
+      hcmOf(localEnvoy()).local_reply_config,
+    );
+    const dr = istio.find(({ o }) => o.kind === 'DestinationRule')?.o;
+    expect(dr.spec.host).toBe('callguard.callguard.svc.cluster.local');
+    const t = cluster(localEnvoy(), 'callguard').circuit_breakers.thresholds[0];
+    expect(dr.spec.trafficPolicy.connectionPool).toEqual({
+      tcp: { maxConnections: t.max_connections },
+      http: { http2MaxRequests: t.max_requests, http1MaxPendingRequests: t.max_pending_requests },
+    });
   });
 });
 

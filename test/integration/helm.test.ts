@@ -105,11 +105,13 @@ describe('helm template, every optional part on (ci/optional-values.yaml)', () =
     expect(() => validateObject(o)).not.toThrow();
   });
 
-  it('renders the autoscaler, ServiceMonitor and both Istio EnvoyFilters, still no Secret', () => {
+  it('renders the autoscaler, ServiceMonitor, the three Istio EnvoyFilters and the DestinationRule, still no Secret', () => {
     expect(kinds(all)).toEqual(
       [
         'ConfigMap',
+        'DestinationRule',
         'Deployment',
+        'EnvoyFilter',
         'EnvoyFilter',
         'EnvoyFilter',
         'HorizontalPodAutoscaler',

@@ -16,6 +16,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter';
+import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule';
 import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway';
 import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
@@ -40,6 +41,7 @@ export const MODELS: Record<string, new (o: Obj) => Validatable> = {
   'networking.istio.io/v1alpha3/EnvoyFilter': EnvoyFilter,
   'networking.istio.io/v1beta1/Gateway': Gateway,
   'networking.istio.io/v1beta1/VirtualService': VirtualService,
+  'networking.istio.io/v1beta1/DestinationRule': DestinationRule,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 };
 

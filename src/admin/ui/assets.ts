@@ -74,6 +74,7 @@ dt { font-weight: 600; } dd { margin: 0; }
 .d-public { fill: #6b6b6b; background: #6b6b6b; } .d-blocked { fill: #9b1c1c; background: #9b1c1c; }
 .d-held { fill: #b35c00; background: #b35c00; } .d-denied { fill: #6a1b9a; background: #6a1b9a; }
 .d-error { fill: #000; background: #000; } .d-aborted { fill: #999; background: #999; }
+.d-overloaded { fill: #c9a100; background: #c9a100; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; }
 a.button { display: inline-block; padding: .5rem 1rem; background: #0b4f9c; color: #fff;

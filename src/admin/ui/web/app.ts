@@ -141,12 +141,14 @@ function signInView(): void {
 
 // --- sessions ----------------------------------------------------------------------------------
 
+// SESSION_DECISIONS of src/audit/record.ts (this script is built alone, without imports).
 const DECISIONS = [
   'allowed',
   'modified',
   'public',
   'blocked',
   'held',
+  'overloaded',
   'denied',
   'error',
   'aborted',

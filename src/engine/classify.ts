@@ -254,7 +254,11 @@ function aboveLowest(hits: DetectorHit[], lowest: string): readonly DetectorHit[
 }
 
 /** Scans one text at its place: each hit becomes a finding and the target its action edits. */
-export function scanText(input: InspectInput, site: TextSite, out: Collected): void {
+export function scanText(
+  input: Pick<InspectInput, 'route' | 'policy' | 'direction'>,
+  site: TextSite,
+  out: Collected,
+): void {
   const text = site.text;
   const detectors = input.route.detectors;
   if (!detectors || text.length === 0) return;

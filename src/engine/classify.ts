@@ -269,14 +269,19 @@ export function scanText(
     (site.kind === 'key' && text.length <= MEMO_MAX_LENGTH) ||
     (site.kind === 'number' && text.length <= PLAIN_NUMBER_MAX_LENGTH)
   ) {
-    const names = plainTexts(detectors, innermostKey(site.loc));
-    if (names.has(text)) return;
+    const plain = plainTexts(detectors);
+    const context = innermostKey(site.loc);
+    let names = plain.byContext.get(context);
+    if (names?.has(text)) return;
     hits = detectText(input, text, keysOf(site.loc), chars);
     if (hits.length === 0) {
-      if (++plainCount > PLAIN_TEXTS_MAX) {
-        PLAIN_TEXTS.delete(detectors);
-        plainCount = 0;
-      } else names.add(text);
+      if (++plain.count > PLAIN_TEXTS_MAX) {
+        plain.byContext.clear();
+        plain.count = 0;
+      } else {
+        if (!names) plain.byContext.set(context, (names = new Set()));
+        names.add(text);
+      }
       return;
     }
   } else if (out.memo && text.length <= MEMO_MAX_LENGTH) {
@@ -321,19 +326,22 @@ function charsOf(site: TextSite): number | undefined {
  * and its context, so this changes no result. Per compiled detectors, so a policy reload
  * starts afresh; bounded, since the texts come from request data.
  */
-const PLAIN_TEXTS = new WeakMap<CompiledDetectors, Map<string, Set<string>>>();
+const PLAIN_TEXTS = new WeakMap<
+  CompiledDetectors,
+  { byContext: Map<string, Set<string>>; count: number }
+>();
 const PLAIN_TEXTS_MAX = 4096;
 /** Numbers up to this many characters (`-12345`) are remembered without a hit. */
 const PLAIN_NUMBER_MAX_LENGTH = 6;
-let plainCount = 0;
 
-/** The set for `context`; a key and a number of one text and context are one scan. */
-function plainTexts(detectors: CompiledDetectors, context: string): Set<string> {
-  let byContext = PLAIN_TEXTS.get(detectors);
-  if (!byContext) PLAIN_TEXTS.set(detectors, (byContext = new Map()));
-  let names = byContext.get(context);
-  if (!names) byContext.set(context, (names = new Set()));
-  return names;
+/** The texts remembered for `detectors`; a key and a number of one text and context are one scan. */
+function plainTexts(detectors: CompiledDetectors): {
+  byContext: Map<string, Set<string>>;
+  count: number;
+} {
+  let plain = PLAIN_TEXTS.get(detectors);
+  if (!plain) PLAIN_TEXTS.set(detectors, (plain = { byContext: new Map(), count: 0 }));
+  return plain;
 }
 
 /** A hit in a site's text, from the detectors or from any other source of hits. */

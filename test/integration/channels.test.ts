@@ -273,6 +273,26 @@ describe('the URL', () => {
     );
   });
 
+  it('hold with a body: one approval for the URL and the body, bound to both', async () => {
+    const before = stack.upstream.received.length;
+    const url = `/held/${CARD}/pay`;
+    const body = '{"note": "for invoice 7"}';
+    const r = await refused(post(url, body), 403, 'approval_required', before);
+    const id = r.json<{ error: { approval_id: string } }>().error.approval_id;
+    const approve = await postJson(`${stack.callguardAdmin}/api/approvals/${id}/approve`, '{}', {
+      'x-callguard-dev-groups': 'managers',
+      'x-callguard-dev-groups-user': 'manager-1',
+    });
+    expect(approve.status, approve.text).toBe(200);
+    const retry = { ...anon, 'x-callguard-approval': id };
+    // The same URL with another body is another call.
+    await refused(post(url, '{"note": "other"}', retry), 403, 'approval_mismatch', before);
+    expect((await post(url, body, retry)).status).toBe(404);
+    const got = forwarded(before);
+    expect(got.url).toBe(url);
+    expect(got.body.toString()).toBe(body);
+  });
+
   it('ext_authz routes: the Check answer rewrites :path, the route is kept', async () => {
     const before = stack.upstream.received.length;
     const r = await get(`/fn/authz/${CANARIES.authzPath}`);

@@ -250,6 +250,19 @@ describe('object keys are read like string values', () => {
   });
 });
 
+describe('key names and short numbers without a hit are remembered per route', () => {
+  it('changes no result: the same text under another key, in a later call, is read again', () => {
+    // A key "284565351" under "id" is nothing; under "ssn" it is an SSN, in the same body
+    // and in later ones, whatever order they come in.
+    for (let i = 0; i < 3; i++) {
+      const r = run('fn', `{"id": {"${SSN}": 1}, "ssn": {"${SSN}": 2}, "n": {"7": 7}}`);
+      expect(r.paths).toEqual(['/ssn/~key0 ssn redact']);
+      expect(run('fn', `{"ssn": {"${SSN}": 1}}`).paths).toEqual(['/ssn/~key0 ssn redact']);
+      expect(run('fn', `{"ssn": 123456}`).changed).toBe(false);
+    }
+  });
+});
+
 describe('the record of a body: keys and numbers let through in clear', () => {
   const levels = policy.levels;
   it('are redacted for the record where they are, keys kept unique', () => {

@@ -264,25 +264,17 @@ export function scanText(
   if (!detectors || text.length === 0) return;
   const chars = charsOf(site);
   const field = site.kind === 'field';
-  let hits: readonly DetectorHit[];
+  let hits: readonly DetectorHit[] = NO_HITS;
   if (
     (site.kind === 'key' && text.length <= MEMO_MAX_LENGTH) ||
     (site.kind === 'number' && text.length <= PLAIN_NUMBER_MAX_LENGTH)
   ) {
+    // Only the detectors' verdict is remembered: hits from any other source join below.
     const plain = plainTexts(detectors);
     const context = innermostKey(site.loc);
-    let names = plain.byContext.get(context);
-    if (names?.has(text)) return;
-    hits = detectText(input, text, keysOf(site.loc), chars);
-    if (hits.length === 0) {
-      if (++plain.count > PLAIN_TEXTS_MAX) {
-        plain.byContext.clear();
-        plain.count = 0;
-      } else {
-        if (!names) plain.byContext.set(context, (names = new Set()));
-        names.add(text);
-      }
-      return;
+    if (!plain.byContext.get(context)?.has(text)) {
+      hits = detectText(input, text, keysOf(site.loc), chars);
+      if (hits.length === 0) remember(plain, context, text);
     }
   } else if (out.memo && text.length <= MEMO_MAX_LENGTH) {
     // Only the innermost key is context to the detectors.
@@ -326,22 +318,32 @@ function charsOf(site: TextSite): number | undefined {
  * and its context, so this changes no result. Per compiled detectors, so a policy reload
  * starts afresh; bounded, since the texts come from request data.
  */
-const PLAIN_TEXTS = new WeakMap<
-  CompiledDetectors,
-  { byContext: Map<string, Set<string>>; count: number }
->();
+interface PlainTexts {
+  byContext: Map<string, Set<string>>;
+  count: number;
+}
+const PLAIN_TEXTS = new WeakMap<CompiledDetectors, PlainTexts>();
 const PLAIN_TEXTS_MAX = 4096;
 /** Numbers up to this many characters (`-12345`) are remembered without a hit. */
 const PLAIN_NUMBER_MAX_LENGTH = 6;
 
 /** The texts remembered for `detectors`; a key and a number of one text and context are one scan. */
-function plainTexts(detectors: CompiledDetectors): {
-  byContext: Map<string, Set<string>>;
-  count: number;
-} {
+function plainTexts(detectors: CompiledDetectors): PlainTexts {
   let plain = PLAIN_TEXTS.get(detectors);
   if (!plain) PLAIN_TEXTS.set(detectors, (plain = { byContext: new Map(), count: 0 }));
   return plain;
+}
+
+/** Notes a text without a hit (never one with a hit); a full memory starts afresh. */
+function remember(plain: PlainTexts, context: string, text: string): void {
+  if (++plain.count > PLAIN_TEXTS_MAX) {
+    plain.byContext.clear();
+    plain.count = 0;
+    return;
+  }
+  let names = plain.byContext.get(context);
+  if (!names) plain.byContext.set(context, (names = new Set()));
+  names.add(text);
 }
 
 /** A hit in a site's text, from the detectors or from any other source of hits. */

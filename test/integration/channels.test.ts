@@ -53,6 +53,7 @@ const CANARIES = {
   responseNumber: canaryCard(),
   responseKey: canaryEmail(),
   streamNumber: canaryCard(),
+  streamKey: canaryEmail(),
   blockedPath: canaryCard(),
   heldPath: canaryCard(),
   authzPath: canaryCard(),
@@ -479,7 +480,7 @@ describe('numbers and keys through Envoy', () => {
   });
 
   it('streamed answers: numbers in events, bare numbers in argument deltas become strings', async () => {
-    const args = `{"acct": ${CANARIES.streamNumber}}`;
+    const args = `{"acct": ${CANARIES.streamNumber}, "by": {"${CANARIES.streamKey}": 1}}`;
     const event = (o: unknown) => ({ data: `data: ${JSON.stringify(o)}\n\n`, delayMs: 5 });
     stack.upstream.respond('/chat', {
       status: 200,
@@ -490,7 +491,7 @@ describe('numbers and keys through Envoy', () => {
           choices: [{ index: 0, delta: { role: 'assistant' } }],
           usage: { n: Number(CARD) },
         }),
-        ...[args.slice(0, 12), args.slice(12)].map((a) =>
+        ...(args.match(/.{1,9}/g) ?? []).map((a) =>
           event({
             choices: [
               { index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: a } }] } },
@@ -519,6 +520,7 @@ describe('numbers and keys through Envoy', () => {
       .join('');
     expect(JSON.parse(joined)).toEqual({
       acct: `************${CANARIES.streamNumber.slice(-4)}`,
+      by: { '[REDACTED:internal:email]': 1 },
     });
   });
 

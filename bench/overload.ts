@@ -400,7 +400,10 @@ it('recording refusals: what a session record per refusal costs, scan at 4×', a
       policies: w.policies,
       config: { ...quiet, admission: { record_refusals: true } },
     }),
-    startStack({ policies: w.policies, config: quiet }),
+    startStack({
+      policies: w.policies,
+      config: { ...quiet, admission: { record_refusals: false } },
+    }),
   ]);
   try {
     const rows: Cell[] = [];

@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   duplicate_key: 400,
   too_deep: 400,
   contract_violation: 400,
+  malformed_url: 400,
+  header_too_large: 431,
   unsupported_media_type: 415,
   unsupported_encoding: 415,
   body_too_large: 413,

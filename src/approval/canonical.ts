@@ -30,3 +30,19 @@ export function canonicalJson(node: JsonNode): string {
 export function payloadHash(node: JsonNode): string {
   return createHash('sha256').update(canonicalJson(node), 'utf8').digest('hex');
 }
+
+/**
+ * The hash a held call is bound to when values are held in its head (the URL, a named
+ * header): the head as received (`head`, its target and headers) and the body's canonical
+ * form, if it has one, so another value in the URL is another call. Without held head
+ * values, payloadHash alone (the hash of a body-only hold stays what it was).
+ */
+export function callHash(body: JsonNode | undefined, head: string | undefined): string {
+  if (head === undefined) {
+    if (!body) throw new TypeError('callHash: a call with neither a body nor a head');
+    return payloadHash(body);
+  }
+  return createHash('sha256')
+    .update(`${head}\n${body ? canonicalJson(body) : ''}`, 'utf8')
+    .digest('hex');
+}

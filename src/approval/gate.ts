@@ -3,7 +3,7 @@
 // waits in line. Otherwise a ticket is made and the caller is told to come back
 // (403 approval_required). The gate returns an outcome; the exchange only sends what it says.
 
-import { payloadHash } from './canonical.js';
+import { callHash } from './canonical.js';
 import type { ApprovalService } from './service.js';
 import { ApprovalError } from './ticket.js';
 import type { ApprovalSummary, Ticket } from './ticket.js';
@@ -25,8 +25,13 @@ export interface HeldCall {
   method: string;
   /** The path without its query. */
   path: string;
-  /** The body as the caller sent it (decoded): the approval is for this payload. */
+  /** The body as the caller sent it (decoded): the approval is for this payload. Empty: none. */
   body: Uint8Array;
+  /**
+   * The head as the caller sent it (target and inspected headers), when values are held
+   * there: the approval is for exactly those values too.
+   */
+  head?: string | undefined;
   maxDepth: number;
   /** The engine's decision: action `hold`, with the combined hold spec. */
   decision: Decision;
@@ -89,7 +94,10 @@ export async function approvalGate(call: HeldCall, deps: GateDeps): Promise<Gate
     principal: call.principal,
     route: call.route,
     fn: call.fn,
-    payloadSha256: payloadHash(parseJson(call.body, { maxDepth: call.maxDepth })),
+    payloadSha256: callHash(
+      call.body.length > 0 ? parseJson(call.body, { maxDepth: call.maxDepth }) : undefined,
+      call.head,
+    ),
     sessionId: call.sessionId,
   };
 

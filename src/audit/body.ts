@@ -5,8 +5,8 @@
 // located in the forwarded body, the text is withheld rather than stored: fail closed.
 
 import { fieldLabel, redactPlaceholder } from '../enforce/actions.js';
-import { applyEdits, encodeJsonString, parseJson, pointerOf, walkJson } from '../payload/json.js';
-import type { Edit, Span } from '../payload/json.js';
+import { applyEdits, encodeJsonString, locate, parseJson } from '../payload/json.js';
+import type { Edit, JsonNode } from '../payload/json.js';
 import type { Levels } from '../policy/levels.js';
 import type { Decision } from '../policy/types.js';
 import type { AuditBody } from './record.js';
@@ -28,23 +28,24 @@ export function auditBody(
   );
   let bytes = forwarded;
   if (inClear.length > 0) {
-    const spans = new Map<string, Span>();
+    let root: JsonNode;
     try {
-      const root = parseJson(forwarded, { maxDepth: opts.maxDepth });
-      walkJson(root, (node, loc) => {
-        spans.set(pointerOf(loc), { start: node.start, end: node.end });
-      });
+      root = parseJson(forwarded, { maxDepth: opts.maxDepth });
     } catch {
       return { bytes: forwarded.length, truncated: false, withheld: 'unparsable' };
     }
     const edits: Edit[] = [];
     for (const f of inClear) {
-      const span = spans.get(f.path);
+      // A value, or (a `~key<i>` path) a key: its placeholder then carries the member's
+      // position, so that two redacted keys of one object stay two keys.
+      const span = locate(root, f.path);
       if (!span) return { bytes: forwarded.length, truncated: false, withheld: 'unlocatable' };
+      const placeholder = redactPlaceholder(f.level, fieldLabel(f.path, f.detector));
+      const key = /\/~key(\d+)$/.exec(f.path);
       edits.push({
         start: span.start,
         end: span.end,
-        replacement: encodeJsonString(redactPlaceholder(f.level, fieldLabel(f.path, f.detector))),
+        replacement: encodeJsonString(key ? `${placeholder}#${Number(key[1]) + 1}` : placeholder),
       });
     }
     edits.sort((a, b) => a.start - b.start);

@@ -15,8 +15,15 @@ export interface SessionFacts {
   /** When the session began (ms since the epoch). */
   readonly started: number;
   method?: string;
-  /** The path as requested; the record keeps it without its query. */
+  /**
+   * The path as the record may keep it (without its query): as forwarded, every value a
+   * detector found masked or redacted (extproc/channels.ts).
+   */
   path?: string;
+  /** The request target as received: read, never recorded (the record keeps `path`). */
+  target?: string;
+  /** The head's inspected headers were read (the record keeps them as it may). */
+  headRead?: boolean;
   authority?: string;
   /** W3C trace context and the request id (audit/trace.ts). */
   trace?: TraceFields;

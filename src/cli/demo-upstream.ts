@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export interface Received {
   method: string;
   path: string;
+  /** The request target as received, query included. */
+  url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
 }
@@ -83,6 +85,7 @@ export async function startDemoUpstream(
       const got = {
         method: req.method ?? '',
         path,
+        url: req.url ?? '/',
         headers: req.headers,
         body: Buffer.concat(chunks),
       };

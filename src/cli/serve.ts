@@ -10,6 +10,7 @@ import { TicketStore } from '../approval/store.js';
 import {
   approvalsElasticsearchUrl,
   ConfigError,
+  identityHeaders,
   readTokenKeys,
   readWebhookSecret,
 } from '../config/config.js';
@@ -26,6 +27,8 @@ import { createLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import { createMetrics, meteredSink } from '../metrics.js';
 import { PolicyRefused, PolicyStore } from '../policy/reload.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import { refusedHeader } from '../policy/headers.js';
 import { Identifier } from '../identity/identify.js';
 
 export async function serve(config: Config): Promise<void> {
@@ -33,21 +36,32 @@ export async function serve(config: Config): Promise<void> {
   const metrics = createMetrics();
   const keys = readTokenKeys(config.tokenize);
   const tokenizer = keys.length > 0 ? new Tokenizer(keys) : undefined;
+  // What this process cannot serve: a policy that tokenizes without keys, a route that
+  // names a header this configuration reads identities from in inspect_headers.
+  const identity = identityHeaders(config);
+  const unservable = (p: CompiledPolicy): string | undefined => {
+    if (p.needsTokenKeys && !tokenizer)
+      return 'the policy tokenizes or detokenizes, but tokenize.keys is empty';
+    for (const r of p.routes)
+      for (const h of r.inspectHeaders) {
+        const why = refusedHeader(h, identity);
+        if (why) return `route ${r.name}: inspect_headers: ${why}`;
+      }
+    return undefined;
+  };
   const store = new PolicyStore({
     paths: config.policies,
     log,
     metrics,
-    // A reload that tokenizes needs keys this process has: refused like an invalid edit.
+    // A reload this process cannot serve is refused like an invalid edit.
     accept: (p) => {
-      if (p.needsTokenKeys && !tokenizer) {
-        throw new PolicyRefused('the policy tokenizes or detokenizes, but tokenize.keys is empty');
-      }
+      const why = unservable(p);
+      if (why) throw new PolicyRefused(why);
     },
   });
   const policy = () => store.current();
-  if (policy().needsTokenKeys && !tokenizer) {
-    throw new ConfigError('the policy tokenizes or detokenizes, but tokenize.keys is empty');
-  }
+  const why = unservable(policy());
+  if (why) throw new ConfigError(why);
   let draining = false;
   const identifier = new Identifier(config.identity, config.dev.groups_header);
   const approvals = await startApprovals(config, log);

@@ -7,6 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { ASYMMETRIC_ALGORITHMS } from '../identity/oidc.js';
 import { ConfigError, readSecret } from './secret.js';
+import { refusedHeader } from '../policy/headers.js';
 
 export { ConfigError, readSecret } from './secret.js';
 export type { SecretSource } from './secret.js';
@@ -22,7 +23,16 @@ export interface Config {
     max_body_bytes: number;
     /** Deepest JSON nesting accepted; deeper → 400 too_deep. */
     max_depth: number;
+    /** Longest request target (`:path` with its query) read on a protected route; longer → 400 malformed_url. */
+    max_url_bytes: number;
+    /** Longest value of an inspected header (inspect_headers); longer → 431 header_too_large. */
+    max_header_bytes: number;
   };
+  /**
+   * Request and response headers whose values the detectors read on every protected route,
+   * beside each route's own `inspect_headers`. Credentials headers are refused.
+   */
+  inspect_headers: string[];
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** How long a shutdown waits for open streams before cutting them. */
   shutdown_grace_ms: number;
@@ -196,7 +206,13 @@ export const DEFAULT_CONFIG: Config = {
   grpc_addr: '127.0.0.1:50051',
   admin_addr: '127.0.0.1:9090',
   policies: ['policies'],
-  limits: { max_body_bytes: 1024 * 1024, max_depth: 64 },
+  limits: {
+    max_body_bytes: 1024 * 1024,
+    max_depth: 64,
+    max_url_bytes: 8192,
+    max_header_bytes: 8192,
+  },
+  inspect_headers: [],
   log: { level: 'info' },
   shutdown_grace_ms: 10_000,
   policy_reload: { watch: true, debounce_ms: 200 },
@@ -293,7 +309,14 @@ export const CONFIG_SCHEMA = {
       properties: {
         max_body_bytes: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024 },
         max_depth: { type: 'integer', minimum: 1, maximum: 1000 },
+        max_url_bytes: { type: 'integer', minimum: 1, maximum: 1024 * 1024 },
+        max_header_bytes: { type: 'integer', minimum: 1, maximum: 1024 * 1024 },
       },
+    },
+    inspect_headers: {
+      type: 'array',
+      items: { type: 'string', pattern: "^[a-z0-9!#$%&'*+.^_`|~-]+$" },
+      uniqueItems: true,
     },
     log: {
       type: 'object',
@@ -570,6 +593,11 @@ export function loadConfig(
     const e = validate.errors?.[0];
     throw new ConfigError(`${file}: ${e?.instancePath || '/'} ${e?.message ?? 'invalid'}`);
   }
+  const identity = identityHeaders(merged);
+  merged.inspect_headers.forEach((h, i) => {
+    const why = refusedHeader(h, identity);
+    if (why) throw new ConfigError(`${file}: /inspect_headers/${i}: ${why}`);
+  });
   return {
     ...merged,
     limits: { ...DEFAULT_CONFIG.limits, ...merged.limits },
@@ -680,6 +708,18 @@ function resolveApprovals(
     out.elasticsearch_url = env.CALLGUARD_APPROVALS_ES_URL;
   if (out.webhook?.secret_file)
     out.webhook = { ...out.webhook, secret_file: resolve(base, out.webhook.secret_file) };
+  return out;
+}
+
+/**
+ * The headers this configuration reads identities from: never scanned, logged or recorded
+ * (inspect_headers naming one is refused, in the configuration and in a route).
+ */
+export function identityHeaders(c: Pick<Config, 'identity' | 'dev'>): string[] {
+  const out: string[] = [];
+  if (c.identity?.saml) out.push(c.identity.saml.header);
+  const dev = c.dev?.groups_header;
+  if (dev) out.push(dev, `${dev}-user`);
   return out;
 }
 

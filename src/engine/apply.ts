@@ -1,19 +1,76 @@
 // Applying decided actions: each finding's replacement spliced into the bytes of its
 // scope; edits inside a JSON document carried in a string become one edit of that string in
-// the enclosing scope. Only the replaced values' bytes change.
+// the enclosing scope. Only the replaced values' bytes change. A number literal with a
+// replaced part becomes a JSON string (a number cannot hold a mask or a token); an edited
+// object key is rewritten in place and kept unique in its object.
 
 import { fieldLabel, maskText, redactPlaceholder } from '../enforce/actions.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import { sortSmall } from '../detect/index.js';
-import { applyEdits, encodeJsonString } from '../payload/json.js';
-import type { Edit, JsonNode, JsonString } from '../payload/json.js';
+import { applyEdits, encodeJsonString, uniqueKey } from '../payload/json.js';
+import type { Edit, JsonNode, JsonNumber, JsonObject, JsonString } from '../payload/json.js';
 import type { Action, Finding, FindingDecision } from '../policy/types.js';
 import type { InspectInput, Scope, Target } from './types.js';
 
 /** The text of a finding's value: a hit's substring, a string's value, a scalar's spelling. */
 export function valueOf(t: Target): string {
-  if (t.kind === 'span') return t.node.value.slice(t.start, t.end);
-  return scalarText(t.scope.bytes, t.node);
+  switch (t.kind) {
+    case 'span':
+      return t.node.value.slice(t.start, t.end);
+    case 'number':
+      return t.node.raw.slice(t.start, t.end);
+    case 'key':
+      return t.object.members[t.index]!.key.slice(t.start, t.end);
+    case 'field':
+      return t.site.text.slice(t.start, t.end);
+    case 'value':
+      return scalarText(t.scope.bytes, t.node);
+  }
+}
+
+/** A replaced part [start, end) of a text. */
+interface Sub {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export type Replace = (action: Action, f: FindingDecision, original: string) => string;
+
+/**
+ * The replacement of a value under its action (never block or hold). A token costs an HMAC
+ * and an AES-GCM encryption; the same value often comes back many times in one call (a chat
+ * resends its history every turn). Tokens are deterministic, so one per distinct value and
+ * kind, kept by this replacer only (one per call: no value outlives it).
+ */
+export function replacer(tokenizer: Tokenizer | undefined): Replace {
+  const tokens = new Map<string, string>();
+  return (action, f, original) => {
+    if (action.type !== 'tokenize') return replacementFor(action, f, original, tokenizer);
+    const key = `${tokenKind(f)}\0${original}`;
+    let text = tokens.get(key);
+    if (text === undefined)
+      tokens.set(key, (text = replacementFor(action, f, original, tokenizer)));
+    return text;
+  };
+}
+
+/** `text` with each sub's part replaced (subs sorted by start, not overlapping). */
+export function spliceText(text: string, subs: readonly Sub[]): string {
+  let out = '';
+  let at = 0;
+  for (const s of subs) {
+    if (s.start < at) continue; // the detectors never overlap; guard anyway
+    out += text.slice(at, s.start) + s.text;
+    at = s.end;
+  }
+  return out + text.slice(at);
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, v: V): void {
+  const list = map.get(key);
+  if (list) list.push(v);
+  else map.set(key, [v]);
 }
 
 /** Applies each finding's action; returns the new body, or undefined if nothing changed. */
@@ -24,64 +81,64 @@ export function applyActions(
   findings: readonly FindingDecision[],
   actions: ReadonlyMap<FindingDecision, Action>,
 ): Uint8Array | undefined {
-  // Whole-value edits by scope; hits inside a string grouped by string, to become one edit.
+  // Whole-value edits by scope; hits inside a string or number grouped by literal, and hits
+  // in keys by object, to become one edit each.
   const valueEdits = new Map<Scope, Edit[]>();
-  const subEdits = new Map<
-    Scope,
-    Map<JsonString, { start: number; end: number; text: string }[]>
-  >();
-  // A token costs an HMAC and an AES-GCM encryption; the same value often comes back many
-  // times in one body (a chat resends its history every turn). Tokens are deterministic, so
-  // one per distinct value and kind; kept for this call only (no values outlive it).
-  const tokens = new Map<string, string>();
-  const replace = (action: Action, f: FindingDecision, original: string): string => {
-    if (action.type !== 'tokenize') return replacementFor(action, f, original, input.tokenizer);
-    const key = `${tokenKind(f)}\0${original}`;
-    let text = tokens.get(key);
-    if (text === undefined)
-      tokens.set(key, (text = replacementFor(action, f, original, input.tokenizer)));
-    return text;
-  };
+  const subEdits = new Map<Scope, Map<JsonString | JsonNumber, Sub[]>>();
+  const keyEdits = new Map<Scope, Map<JsonObject, Map<number, Sub[]>>>();
+  const replace = replacer(input.tokenizer);
   findings.forEach((f, i) => {
     const action = actions.get(f);
     const t = targets[i];
     // A held value goes on as it is once approved: the approval is for exactly this value.
     if (!action || !t || action.type === 'allow' || action.type === 'hold') return;
-    if (t.kind === 'span') {
-      const original = t.node.value.slice(t.start, t.end);
-      const text = replace(action, f, original);
-      if (text === original) return;
-      let byNode = subEdits.get(t.scope);
-      if (!byNode) subEdits.set(t.scope, (byNode = new Map()));
-      const list = byNode.get(t.node) ?? [];
-      list.push({ start: t.start, end: t.end, text });
-      byNode.set(t.node, list);
-      return;
+    switch (t.kind) {
+      case 'field':
+        return; // outside the body: its channel applies it
+      case 'span':
+      case 'number': {
+        const original = valueOf(t);
+        const text = replace(action, f, original);
+        if (text === original) return;
+        let byNode = subEdits.get(t.scope);
+        if (!byNode) subEdits.set(t.scope, (byNode = new Map()));
+        push(byNode, t.node, { start: t.start, end: t.end, text });
+        return;
+      }
+      case 'key': {
+        const original = valueOf(t);
+        const text = replace(action, f, original);
+        if (text === original) return;
+        let byObject = keyEdits.get(t.scope);
+        if (!byObject) keyEdits.set(t.scope, (byObject = new Map()));
+        let byMember = byObject.get(t.object);
+        if (!byMember) byObject.set(t.object, (byMember = new Map()));
+        push(byMember, t.index, { start: t.start, end: t.end, text });
+        return;
+      }
+      case 'value': {
+        const bytes = encodeJsonString(replace(action, f, valueOf(t)));
+        // An edit that changes nothing (say, an empty string masked) is no edit: the body then
+        // stays the original, and is forwarded as it came (even compressed).
+        if (Buffer.compare(bytes, t.scope.bytes.subarray(t.node.start, t.node.end)) === 0) return;
+        push(valueEdits, t.scope, { start: t.node.start, end: t.node.end, replacement: bytes });
+      }
     }
-    const bytes = encodeJsonString(replace(action, f, valueOf(t)));
-    // An edit that changes nothing (say, an empty string masked) is no edit: the body then
-    // stays the original, and is forwarded as it came (even compressed).
-    if (Buffer.compare(bytes, t.scope.bytes.subarray(t.node.start, t.node.end)) === 0) return;
-    const list = valueEdits.get(t.scope) ?? [];
-    list.push({ start: t.node.start, end: t.node.end, replacement: bytes });
-    valueEdits.set(t.scope, list);
   });
 
   for (const [scope, byNode] of subEdits) {
     const list = valueEdits.get(scope) ?? [];
     for (const [node, subs] of byNode) {
       sortSmall(subs, (a, b) => a.start - b.start);
-      if (spliceSubEdits(node, subs, list)) continue;
-      let text = '';
-      let at = 0;
-      for (const s of subs) {
-        if (s.start < at) continue; // the detectors never overlap; guard anyway
-        text += node.value.slice(at, s.start) + s.text;
-        at = s.end;
-      }
-      text += node.value.slice(at);
+      if (node.kind === 'string' && spliceSubEdits(node, subs, list)) continue;
+      const text = spliceText(node.kind === 'string' ? node.value : node.raw, subs);
       list.push({ start: node.start, end: node.end, replacement: encodeJsonString(text) });
     }
+    valueEdits.set(scope, list);
+  }
+  for (const [scope, byObject] of keyEdits) {
+    const list = valueEdits.get(scope) ?? [];
+    for (const [object, byMember] of byObject) keyEditsOf(object, byMember, list);
     valueEdits.set(scope, list);
   }
   // Inner documents: each becomes one edit of its string in the enclosing scope.
@@ -89,16 +146,32 @@ export function applyActions(
     if (!scope.parent) continue;
     const edited = applyEdits(scope.bytes, valueEdits.get(scope) ?? []);
     const { scope: parent, node } = scope.parent;
-    const list = valueEdits.get(parent) ?? [];
-    list.push({
+    push(valueEdits, parent, {
       start: node.start,
       end: node.end,
       replacement: encodeJsonString(Buffer.from(edited).toString('utf8')),
     });
-    valueEdits.set(parent, list);
   }
   const edits = valueEdits.get(top);
   return edits && edits.length > 0 ? applyEdits(top.bytes, edits) : undefined;
+}
+
+/**
+ * The edits of an object's keys: each edited key made unique among all the object's keys
+ * (`[REDACTED:internal:email]`, then `[REDACTED:internal:email]#2`), in document order.
+ */
+function keyEditsOf(object: JsonObject, byMember: Map<number, Sub[]>, list: Edit[]): void {
+  const members = object.members;
+  const taken = new Set<string>();
+  for (let i = 0; i < members.length; i++) if (!byMember.has(i)) taken.add(members[i]!.key);
+  for (const i of [...byMember.keys()].sort((a, b) => a - b)) {
+    const subs = byMember.get(i)!;
+    sortSmall(subs, (a, b) => a.start - b.start);
+    const m = members[i]!;
+    const key = uniqueKey(taken, spliceText(m.key, subs));
+    taken.add(key);
+    list.push({ start: m.keySpan.start, end: m.keySpan.end, replacement: encodeJsonString(key) });
+  }
 }
 
 /**

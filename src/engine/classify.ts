@@ -1,17 +1,27 @@
 // Finding the classified values of a parsed document: the route's format locates the calls,
 // each call's document is checked and classified by its function's contract, and every other
-// text goes to the detectors. The walk that lists the texts (walkTree) is apart from the one
-// function that scans a text at its place (scanText), which is the only caller of the
-// detectors besides the stream's channels (detectText).
+// text goes to the detectors: string values, number literals (their digit text) and object
+// keys. The walk that lists the texts (walkTree) is apart from the one function that scans a
+// text at its place (scanText), which is the only caller of the detectors besides the
+// stream's channels (detectText); hits become findings in one place (addHits).
 
 import { CallguardError } from '../errors.js';
-import type { DetectorHit } from '../detect/index.js';
+import { charBit } from '../detect/chars.js';
+import type { CompiledDetectors, DetectorHit } from '../detect/index.js';
 import { ADAPTERS } from '../payload/formats/index.js';
-import { parseJson, pointerOf, toPlainValue, walkJson } from '../payload/json.js';
-import type { JsonLoc, JsonNode, JsonString } from '../payload/json.js';
+import {
+  appendPointer,
+  keySegment,
+  memberSegment,
+  parseJson,
+  pointerOf,
+  toPlainValue,
+  walkJson,
+} from '../payload/json.js';
+import type { JsonLoc, JsonNode, JsonNumber, JsonString } from '../payload/json.js';
 import type { CompiledContract } from '../policy/contract.js';
 import type { Direction, Finding } from '../policy/types.js';
-import type { Collected, InspectInput, Scope, TextSite } from './types.js';
+import type { Collected, InspectInput, Scope, Target, TextSite } from './types.js';
 
 /** How many enclosing key names the detectors get as context. */
 const CONTEXT_KEYS = 3;
@@ -27,8 +37,8 @@ export interface TreeScan {
 
 /**
  * Finds every classified value in a parsed document: contracts at the call sites the route's
- * format locates, the detectors over every other string. Strings under `exclude` are left
- * to the caller (streamed deltas).
+ * format locates, the detectors over every other text. Nodes under `exclude` are left to
+ * the caller (streamed deltas).
  */
 export function classifyTree(
   input: InspectInput,
@@ -40,6 +50,7 @@ export function classifyTree(
   const { top, names } = walkTree(input, root, bytes, exclude, out, (site) =>
     scanText(input, site, out),
   );
+  if (out.hidden) hidePaths(out.findings, out.hidden);
   return { top, collected: out, names };
 }
 
@@ -96,7 +107,15 @@ export function walkTree(
         );
       }
       // Arguments that are not JSON are text: the detectors still see them.
-      visit(stringSite(top, str, site.path, undefined, fnName));
+      visit({
+        kind: 'string',
+        scope: top,
+        node: str,
+        text: str.value,
+        base: site.path,
+        loc: undefined,
+        fn: fnName,
+      });
       continue;
     }
     const scope: Scope = {
@@ -106,7 +125,7 @@ export function walkTree(
     };
     classifyDocument(input, scope, doc, '', contract, fnName, dir, out, visit);
   }
-  eachString(root, stop, (node, loc) => visit(stringSite(top, node, '', loc, undefined)));
+  eachText(root, stop, top, '', undefined, visit);
   return { top, names: scan.names };
 }
 
@@ -128,7 +147,9 @@ function classifyDocument(
     if (violations.length > 0) {
       const prohibited = violations.filter((v) => v.kind === 'prohibited_field');
       const chosen = prohibited.length > 0 ? prohibited : violations;
-      const paths = [...new Set(chosen.map((v) => scope.prefix + basePath + v.path))];
+      const paths = [
+        ...new Set(chosen.map((v) => scope.prefix + basePath + safePointer(input, doc, v.path))),
+      ];
       const keyword = chosen[0]?.keyword ?? 'contract';
       throw new CallguardError(
         prohibited.length > 0 ? 'prohibited_field' : 'contract_violation',
@@ -146,30 +167,52 @@ function classifyDocument(
       covered.add(node);
     }
   }
-  // Untagged strings go to the detectors, with their key names as context.
-  eachString(doc, covered, (node, loc) => visit(stringSite(scope, node, basePath, loc, fnName)));
+  // Untagged texts go to the detectors, with their key names as context.
+  eachText(doc, covered, scope, basePath, fnName, visit);
 }
 
-function stringSite(
-  scope: Scope,
-  node: JsonString,
-  base: string,
-  loc: JsonLoc | undefined,
-  fn: string | undefined,
-): TextSite {
-  return { kind: 'string', scope, node, text: node.value, base, loc, fn };
-}
-
-/** Every string under `node` not under a node of `stop`, with its location. */
-function eachString(
+/**
+ * Every text under `node` not under a node of `stop`, in document order: string values,
+ * number literals and object keys (an object's keys come before its members' values).
+ */
+function eachText(
   node: JsonNode,
   stop: ReadonlySet<JsonNode>,
-  visit: (n: JsonString, loc: JsonLoc | undefined) => void,
+  scope: Scope,
+  base: string,
+  fn: string | undefined,
+  visit: (site: TextSite) => void,
 ): void {
   walkJson(node, (n, loc) => {
     if (stop.size > 0 && stop.has(n)) return false;
-    if (n.kind === 'string') visit(n, loc);
+    switch (n.kind) {
+      case 'string':
+        visit({ kind: 'string', scope, node: n, text: n.value, base, loc, fn });
+        break;
+      case 'number':
+        visit({ kind: 'number', scope, node: n, text: digitText(n), base, loc, fn });
+        break;
+      case 'object': {
+        const members = n.members;
+        for (let i = 0; i < members.length; i++)
+          visit({ kind: 'key', scope, object: n, index: i, text: members[i]!.key, base, loc, fn });
+        break;
+      }
+    }
   });
+}
+
+/**
+ * The digit text of a number: its spelling up to any fraction or exponent. Identifiers are
+ * integers; `4111111111111111.0` is read as its integer part, `0.4111…` is not a card.
+ */
+function digitText(n: JsonNumber): string {
+  const raw = n.raw;
+  for (let i = 1; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x2e || c === 0x65 || c === 0x45) return raw.slice(0, i);
+  }
+  return raw;
 }
 
 /** The nearest CONTEXT_KEYS member names above `loc`, outermost first. */
@@ -211,23 +254,119 @@ function aboveLowest(hits: DetectorHit[], lowest: string): readonly DetectorHit[
 }
 
 /** Scans one text at its place: each hit becomes a finding and the target its action edits. */
-export function scanText(input: InspectInput, site: TextSite, out: Collected): void {
+export function scanText(
+  input: Pick<InspectInput, 'route' | 'policy' | 'direction'>,
+  site: TextSite,
+  out: Collected,
+): void {
   const text = site.text;
-  if (!input.route.detectors || text.length === 0) return;
-  const chars = site.node.chars;
-  let hits: readonly DetectorHit[];
-  if (out.memo && text.length <= MEMO_MAX_LENGTH) {
+  const detectors = input.route.detectors;
+  if (!detectors || text.length === 0) return;
+  const chars = charsOf(site);
+  const field = site.kind === 'field';
+  let hits: readonly DetectorHit[] = NO_HITS;
+  if (
+    (site.kind === 'key' && text.length <= MEMO_MAX_LENGTH) ||
+    (site.kind === 'number' && text.length <= PLAIN_NUMBER_MAX_LENGTH)
+  ) {
+    // Only the detectors' verdict is remembered: hits from any other source join below.
+    const plain = plainTexts(detectors);
+    const context = innermostKey(site.loc);
+    if (!plain.byContext.get(context)?.has(text)) {
+      hits = detectText(input, text, keysOf(site.loc), chars);
+      if (hits.length === 0) remember(plain, context, text);
+    }
+  } else if (out.memo && text.length <= MEMO_MAX_LENGTH) {
     // Only the innermost key is context to the detectors.
-    const key = innermostKey(site.loc);
+    const key = field ? (site.keys[site.keys.length - 1] ?? '') : innermostKey(site.loc);
     let byText = out.memo.get(key);
     if (!byText) out.memo.set(key, (byText = new Map()));
     const known = byText.get(text);
     if (known) hits = known;
-    else byText.set(text, (hits = detectText(input, text, keysOf(site.loc), chars)));
-  } else hits = detectText(input, text, keysOf(site.loc), chars);
-  if (hits.length === 0) return;
-  const at = site.scope.prefix + pointerOf(site.loc, site.base);
-  const { node, scope } = site;
+    else
+      byText.set(
+        text,
+        (hits = detectText(input, text, field ? site.keys : keysOf(site.loc), chars)),
+      );
+  } else hits = detectText(input, text, field ? site.keys : keysOf(site.loc), chars);
+  if (hits.length > 0) addHits(input, site, hits, out);
+}
+
+/** Which prefilter characters a site's text holds, when its reader knows (detect/chars.ts). */
+function charsOf(site: TextSite): number | undefined {
+  switch (site.kind) {
+    case 'string':
+      return site.node.chars;
+    case 'key':
+      return site.object.members[site.index]!.keyChars;
+    case 'number': {
+      // Digits, and a sign: ASCII, a few characters.
+      let bits = 0;
+      for (let i = 0; i < site.text.length; i++) bits |= charBit(site.text.charCodeAt(i));
+      return bits;
+    }
+    case 'field':
+      return undefined;
+  }
+}
+
+/**
+ * Key names, and short numbers, in which a route's detectors found nothing, by innermost
+ * enclosing key: the same names ("role", "content", "type") and small numbers (an index, a
+ * count, `max_tokens`) come back in every body, and a text without a hit is not a classified
+ * value (a text with a hit is never kept). The detectors' verdict depends only on the text
+ * and its context, so this changes no result. Per compiled detectors, so a policy reload
+ * starts afresh; bounded, since the texts come from request data.
+ */
+interface PlainTexts {
+  byContext: Map<string, Set<string>>;
+  count: number;
+}
+const PLAIN_TEXTS = new WeakMap<CompiledDetectors, PlainTexts>();
+const PLAIN_TEXTS_MAX = 4096;
+/** Numbers up to this many characters (`-12345`) are remembered without a hit. */
+const PLAIN_NUMBER_MAX_LENGTH = 6;
+
+/** The texts remembered for `detectors`; a key and a number of one text and context are one scan. */
+function plainTexts(detectors: CompiledDetectors): PlainTexts {
+  let plain = PLAIN_TEXTS.get(detectors);
+  if (!plain) PLAIN_TEXTS.set(detectors, (plain = { byContext: new Map(), count: 0 }));
+  return plain;
+}
+
+/** Notes a text without a hit (never one with a hit); a full memory starts afresh. */
+function remember(plain: PlainTexts, context: string, text: string): void {
+  if (++plain.count > PLAIN_TEXTS_MAX) {
+    plain.byContext.clear();
+    plain.count = 0;
+    return;
+  }
+  let names = plain.byContext.get(context);
+  if (!names) plain.byContext.set(context, (names = new Set()));
+  names.add(text);
+}
+
+/** A hit in a site's text, from the detectors or from any other source of hits. */
+export interface TextHit {
+  detector: string;
+  level: string;
+  /** UTF-16 offsets in the site's text. */
+  start: number;
+  end: number;
+}
+
+/**
+ * Turns hits in one site's text into findings and the targets their actions edit: the one
+ * place this happens, for every kind of site and whatever found the hits.
+ */
+export function addHits(
+  input: Pick<InspectInput, 'direction'>,
+  site: TextSite,
+  hits: readonly TextHit[],
+  out: Collected,
+): void {
+  const at = sitePath(site, out);
+  const span = siteSpan(site);
   for (const h of hits) {
     const f: Finding = {
       direction: input.direction,
@@ -235,10 +374,150 @@ export function scanText(input: InspectInput, site: TextSite, out: Collected): v
       level: h.level,
       source: 'detector',
       detector: h.detector,
-      span: { start: node.start, end: node.end },
+      span: span ?? { start: h.start, end: h.end },
     };
     if (site.fn !== undefined) f.function = site.fn;
     out.findings.push(f);
-    out.targets.push({ kind: 'span', scope, node, start: h.start, end: h.end });
+    out.targets.push(targetAt(site, h.start, h.end));
   }
 }
+
+/** The target of the part [start, end) of a site's text. */
+function targetAt(site: TextSite, start: number, end: number): Target {
+  switch (site.kind) {
+    case 'string':
+      return { kind: 'span', scope: site.scope, node: site.node, start, end };
+    case 'number':
+      return { kind: 'number', scope: site.scope, node: site.node, start, end };
+    case 'key':
+      return {
+        kind: 'key',
+        scope: site.scope,
+        object: site.object,
+        index: site.index,
+        start,
+        end,
+      };
+    case 'field':
+      return { kind: 'field', site, start, end };
+  }
+}
+
+/** The byte span of a site's literal in its scope (a field's hit is its own span). */
+function siteSpan(site: TextSite): { start: number; end: number } | undefined {
+  switch (site.kind) {
+    case 'string':
+    case 'number':
+      return { start: site.node.start, end: site.node.end };
+    case 'key': {
+      const k = site.object.members[site.index]!.keySpan;
+      return { start: k.start, end: k.end };
+    }
+    case 'field':
+      return undefined;
+  }
+}
+
+/**
+ * A site's finding path. A key is named by its position (`/by_contact/~key0`), never by
+ * itself; its member is noted in `out.hidden`, so that paths through it get rewritten.
+ */
+function sitePath(site: TextSite, out: Collected): string {
+  if (site.kind === 'field') return site.path;
+  const at = site.scope.prefix + pointerOf(site.loc, site.base);
+  if (site.kind !== 'key') return at;
+  (out.hidden ??= []).push({
+    plain: appendPointer(at, site.object.members[site.index]!.key),
+    safe: `${at}/${memberSegment(site.index)}`,
+  });
+  return `${at}/${keySegment(site.index)}`;
+}
+
+/**
+ * Rewrites every path through a member whose key was flagged to name the member by position
+ * instead. Innermost members first: an outer member's plain pointer is a prefix of an inner
+ * one's, and stays one after the inner one is rewritten.
+ */
+function hidePaths(findings: Finding[], hidden: readonly { plain: string; safe: string }[]): void {
+  const order = [...hidden].sort((a, b) => b.plain.length - a.plain.length);
+  for (const f of findings) {
+    for (const h of order) {
+      const p = f.path;
+      if (
+        p.startsWith(h.plain) &&
+        (p.length === h.plain.length || p[h.plain.length] === '/' || p[h.plain.length] === '#')
+      )
+        f.path = h.safe + p.slice(h.plain.length);
+    }
+  }
+}
+
+/**
+ * `pointer` (into `doc`) with each member whose key the detectors flag named by position: the
+ * paths of an error, which a client and the record see. Steps the document does not have
+ * (a missing required property: a contract's name) stay as they are.
+ */
+function safePointer(input: InspectInput, doc: JsonNode, pointer: string): string {
+  if (pointer === '' || !input.route.detectors) return pointer;
+  const segs = pointer.slice(1).split('/');
+  let node: JsonNode | undefined = doc;
+  const keys: string[] = [];
+  let out = '';
+  for (const raw of segs) {
+    if (node?.kind === 'object') {
+      const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+      const index = node.members.findIndex((m) => m.key === key);
+      if (index >= 0 && detectText(input, key, keys.slice(-CONTEXT_KEYS)).length > 0) {
+        out += `/${memberSegment(index)}`;
+      } else out += `/${raw}`;
+      keys.push(key);
+      node = index >= 0 ? node.members[index]!.value : undefined;
+    } else {
+      out += `/${raw}`;
+      node = node?.kind === 'array' ? node.items[Number(raw)] : undefined;
+    }
+  }
+  return out;
+}
+
+/**
+ * A parse error's paths and message with every segment the detectors flag written `~hidden`:
+ * the document could not be read, so its members have no position to name them by.
+ */
+export function safeParseError(input: InspectInput, e: CallguardError): CallguardError {
+  if (!input.route.detectors || e.paths.length === 0) return e;
+  let message = e.message;
+  let changed = false;
+  const paths = e.paths.map((p) => {
+    if (p === '') return p;
+    const keys: string[] = [];
+    const safe =
+      '/' +
+      p
+        .slice(1)
+        .split('/')
+        .map((raw) => {
+          const seg = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+          const hit = detectText(input, seg, keys.slice(-CONTEXT_KEYS)).length > 0;
+          keys.push(seg);
+          return hit ? HIDDEN_SEGMENT : raw;
+        })
+        .join('/');
+    if (safe !== p) {
+      changed = true;
+      message = message.replaceAll(p, safe);
+    }
+    return safe;
+  });
+  if (!changed) return e;
+  return new CallguardError(e.code, message, {
+    paths,
+    rule: e.rule,
+    status: e.status,
+    extra: e.extra,
+    decision: e.decision,
+  });
+}
+
+/** A flagged key in the path of a document that could not be read. */
+const HIDDEN_SEGMENT = '~hidden';

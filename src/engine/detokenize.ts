@@ -8,16 +8,19 @@ import {
   applyEdits,
   encodeJsonString,
   isJsonDocument,
+  keySegment,
   parseJson,
   pointerOf,
+  uniqueKey,
   walkJson,
 } from '../payload/json.js';
-import type { Edit } from '../payload/json.js';
+import type { Edit, Span } from '../payload/json.js';
 import type { FindingDecision } from '../policy/types.js';
 
 /**
- * Restores the values of tokens in every string of a request. A token that does not verify
- * is left as it is and reported.
+ * Restores the values of tokens in every string and object key of a request. A token that
+ * does not verify is left as it is and reported. A token that stood for a number literal
+ * comes back as a JSON string of its digits (the token replaced the number's literal).
  */
 export function detokenize(
   body: Uint8Array,
@@ -30,15 +33,9 @@ export function detokenize(
   const edits: Edit[] = [];
   const trace: string[] = [];
   const invalid: FindingDecision[] = [];
-  walkJson(root, (node, loc) => {
-    if (node.kind !== 'string' || !node.value.includes('tok_')) return;
-    const path = pointerOf(loc);
-    // A token inside JSON carried in a string (tool-call arguments) sits in an inner JSON
-    // string literal, so its value is escaped for one. Whether the string is JSON is the
-    // strict reader's verdict, the one the format adapters and the rest of the engine use.
-    const inJson = isJsonDocument(node.value);
+  const restore = (text: string, path: string, inJson: boolean, span: Span) => {
     let changed = false;
-    const text = node.value.replace(TOKEN_IN_TEXT, (tok) => {
+    const out = text.replace(TOKEN_IN_TEXT, (tok) => {
       try {
         const { value, kind } = tokenizer.detokenize(tok);
         changed = true;
@@ -53,7 +50,7 @@ export function detokenize(
           level,
           source: 'detector',
           detector: 'invalid_token',
-          span: { start: node.start, end: node.end },
+          span: { start: span.start, end: span.end },
           action: 'allow',
           rule: 'detokenize',
           record: 'metadata',
@@ -61,7 +58,39 @@ export function detokenize(
         return tok;
       }
     });
-    if (changed)
+    return changed ? out : undefined;
+  };
+  walkJson(root, (node, loc) => {
+    if (node.kind === 'object') {
+      // Tokens in keys (a map keyed by a tokenized e-mail address) are restored too; a
+      // restored key that another key of the object already is gets a suffix (uniqueKey).
+      const members = node.members;
+      let taken: Set<string> | undefined;
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!;
+        if (!m.key.includes('tok_')) continue;
+        const key = restore(m.key, `${pointerOf(loc)}/${keySegment(i)}`, false, m.keySpan);
+        if (key === undefined) continue;
+        taken ??= new Set(members.map((x) => x.key));
+        taken.delete(m.key);
+        const unique = uniqueKey(taken, key);
+        taken.add(unique);
+        edits.push({
+          start: m.keySpan.start,
+          end: m.keySpan.end,
+          replacement: encodeJsonString(unique),
+        });
+      }
+      return;
+    }
+    if (node.kind !== 'string' || !node.value.includes('tok_')) return;
+    const path = pointerOf(loc);
+    // A token inside JSON carried in a string (tool-call arguments) sits in an inner JSON
+    // string literal, so its value is escaped for one. Whether the string is JSON is the
+    // strict reader's verdict, the one the format adapters and the rest of the engine use.
+    const inJson = isJsonDocument(node.value);
+    const text = restore(node.value, path, inJson, node);
+    if (text !== undefined)
       edits.push({ start: node.start, end: node.end, replacement: encodeJsonString(text) });
   });
   return { body: edits.length > 0 ? applyEdits(body, edits) : body, trace, invalid };

@@ -2,9 +2,11 @@
 // validate each call against its function's contract, classify, run the detectors over
 // every other string, decide and apply, splicing replacements into the original bytes.
 
+import { CallguardError } from '../errors.js';
 import { parseJson } from '../payload/json.js';
+import type { JsonNode } from '../payload/json.js';
 import type { FindingDecision } from '../policy/types.js';
-import { classifyTree } from './classify.js';
+import { classifyTree, safeParseError } from './classify.js';
 import { detokenize } from './detokenize.js';
 import { settle } from './settle.js';
 import type { InspectInput, Inspection } from './types.js';
@@ -36,7 +38,13 @@ export function inspect(input: InspectInput): Inspection {
     preFindings.push(...d.invalid);
   }
 
-  const root = parseJson(body, { maxDepth: input.maxDepth });
+  let root: JsonNode;
+  try {
+    root = parseJson(body, { maxDepth: input.maxDepth });
+  } catch (e) {
+    // An error's path is made of keys, and a key can be the value (a duplicate e-mail key).
+    throw e instanceof CallguardError ? safeParseError(input, e) : e;
+  }
   const scan = classifyTree(input, root, body);
   const done = settle(input, scan);
   done.decision.findings.unshift(...preFindings);

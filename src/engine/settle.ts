@@ -23,7 +23,7 @@ export interface Judged {
  * is block. `what` names the body in the error message.
  */
 export function judge(
-  input: Omit<InspectInput, 'body'>,
+  input: Pick<InspectInput, 'policy' | 'route' | 'fn' | 'principal' | 'fingerprint'>,
   findings: Finding[],
   valueAt: (i: number) => string,
   what: string,

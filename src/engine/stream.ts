@@ -3,8 +3,10 @@
 // fragments of a longer text (deltas) are joined per channel, so a value split across events
 // is still found. A channel holds back only its tail that could still be the start of a
 // sensitive value (the current run of non-blank characters, digit groups joined by single
-// spaces, an open PEM block), bounded; everything before it is released at once. Pure: bytes
-// in, bytes out, no I/O.
+// spaces, an open PEM block), bounded; everything before it is released at once. A channel
+// of JSON text (tool-call arguments) is followed by a small lexer, so a value found outside
+// a string literal (a bare number) is replaced by a JSON string and one inside a literal by
+// escaped text: the arguments stay JSON. Pure: bytes in, bytes out, no I/O.
 
 import { CallguardError, errorBody } from '../errors.js';
 import { eventDeltas } from '../payload/formats/deltas.js';
@@ -15,7 +17,7 @@ import { errorEvent, parseEvent, SseSplitter, withData } from '../payload/sse.js
 import type { SseEvent } from '../payload/sse.js';
 import { actionRank } from '../policy/types.js';
 import type { Action, Decision, Finding, FindingDecision } from '../policy/types.js';
-import { replacementFor } from './apply.js';
+import { replacer } from './apply.js';
 import { classifyTree, detectText } from './classify.js';
 import { judge, refusal, settle } from './settle.js';
 import type { InspectInput } from './types.js';
@@ -75,6 +77,8 @@ interface DecidedHit {
   end: number;
   finding: FindingDecision;
   action: Action;
+  /** What the value's text becomes (the original for allow). */
+  replacement: string;
 }
 
 interface Channel {
@@ -84,6 +88,84 @@ interface Channel {
   /** Absolute offset up to which the text is final. */
   released: number;
   fragments: DeltaState[];
+  /** For JSON text (tool-call arguments): where its string literals are. */
+  lexer?: JsonLexer;
+  /** Key hits replaced so far in this channel (JSON text): the next one's suffix. */
+  keyEdits: number;
+}
+
+/**
+ * Where a channel of JSON text has its string literals, read as the text streams in: enough
+ * to tell, for an offset, whether it is in a key, in a string value, or outside any string
+ * (a number, a literal). Not a validator: text that is not JSON only misplaces a guess.
+ */
+class JsonLexer {
+  /** String literals, in order: [start, end) absolute (end Infinity while open). */
+  private strings: { start: number; end: number; key: boolean }[] = [];
+  private inString = false;
+  private escape = false;
+  /** Open containers: true for an object. */
+  private readonly stack: boolean[] = [];
+  private expectKey = false;
+
+  feed(text: string, at: number): void {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (this.inString) {
+        if (this.escape) this.escape = false;
+        else if (c === 0x5c) this.escape = true;
+        else if (c === 0x22) {
+          this.strings[this.strings.length - 1]!.end = at + i + 1;
+          this.inString = false;
+          this.expectKey = false;
+        }
+        continue;
+      }
+      switch (c) {
+        case 0x22:
+          this.strings.push({ start: at + i, end: Infinity, key: this.expectKey });
+          this.inString = true;
+          break;
+        case 0x7b:
+          this.stack.push(true);
+          this.expectKey = true;
+          break;
+        case 0x5b:
+          this.stack.push(false);
+          this.expectKey = false;
+          break;
+        case 0x7d:
+        case 0x5d:
+          this.stack.pop();
+          this.expectKey = false;
+          break;
+        case 0x2c:
+          this.expectKey = this.stack[this.stack.length - 1] === true;
+          break;
+        case 0x3a:
+          this.expectKey = false;
+          break;
+      }
+    }
+  }
+
+  /** What the character at absolute offset `at` is part of. */
+  where(at: number): 'key' | 'string' | 'bare' {
+    const list = this.strings;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const s = list[i]!;
+      if (s.start < at && at < s.end) return s.key ? 'key' : 'string';
+      if (s.end <= at) break;
+    }
+    return 'bare';
+  }
+
+  /** Forgets the literals that end before `at` (released text). */
+  drop(at: number): void {
+    let n = 0;
+    while (n < this.strings.length && this.strings[n]!.end <= at) n++;
+    if (n > 0) this.strings = this.strings.slice(n);
+  }
 }
 
 export interface StreamOutput {
@@ -199,9 +281,10 @@ export class StreamInspector {
           ).deltas
         : deltas;
       for (const d of located) {
-        const ch = this.channel(d.channel);
+        const ch = this.channel(d.channel, d.json);
         const start = ch.base + ch.text.length;
         ch.text += d.node.value;
+        ch.lexer?.feed(d.node.value, start);
         const state: DeltaState = {
           delta: { ...d, path: prefix + d.path },
           start,
@@ -214,9 +297,13 @@ export class StreamInspector {
     for (const [, ch] of this.channels) this.release(ch, ends);
   }
 
-  private channel(name: string): Channel {
+  private channel(name: string, json: boolean): Channel {
     let ch = this.channels.get(name);
-    if (!ch) this.channels.set(name, (ch = { text: '', base: 0, released: 0, fragments: [] }));
+    if (!ch) {
+      ch = { text: '', base: 0, released: 0, fragments: [], keyEdits: 0 };
+      if (json) ch.lexer = new JsonLexer();
+      this.channels.set(name, ch);
+    }
     return ch;
   }
 
@@ -273,6 +360,7 @@ export class StreamInspector {
     const keep = Math.max(ch.base, cut - CONTEXT_CHARS);
     ch.text = ch.text.slice(keep - ch.base);
     ch.base = keep;
+    ch.lexer?.drop(keep);
   }
 
   /** Where the held tail begins: the start of a run that could still grow into a value. */
@@ -337,12 +425,25 @@ export class StreamInspector {
     );
     refuseHold(decision);
     this.record(decision);
-    return decision.findings.map((f, i) => ({
-      start: hits[i]!.start,
-      end: hits[i]!.end,
-      finding: f,
-      action: actions.get(f)!,
-    }));
+    const replace = replacer(this.input.tokenizer);
+    return decision.findings.map((f, i) => {
+      const h = hits[i]!;
+      const action = actions.get(f)!;
+      const original = ch.text.slice(h.start - ch.base, h.end - ch.base);
+      let replacement = action.type === 'allow' ? original : replace(action, f, original);
+      const where = ch.lexer && replacement !== original ? ch.lexer.where(h.start) : undefined;
+      if (where === 'bare') {
+        // A bare number: its replacement is a JSON string (a number cannot hold a mask).
+        replacement = JSON.stringify(replacement);
+      } else if (where !== undefined) {
+        // Inside a literal: escaped for one. A replaced key gets a suffix from the channel's
+        // second on (`…#2`), so that two masked or redacted keys of one object stay two.
+        if (where === 'key' && ++ch.keyEdits > 1 && action.type !== 'tokenize')
+          replacement += `#${ch.keyEdits}`;
+        replacement = JSON.stringify(replacement).slice(1, -1);
+      }
+      return { start: h.start, end: h.end, finding: f, action, replacement };
+    });
   }
 
   /** A fragment's released text: each hit's replacement, cut to the fragment's part of it. */
@@ -355,10 +456,7 @@ export class StreamInspector {
       if (s < at) continue;
       out += ch.text.slice(at - ch.base, s - ch.base);
       const original = ch.text.slice(h.start - ch.base, h.end - ch.base);
-      const replacement =
-        h.action.type === 'allow'
-          ? original
-          : replacementFor(h.action, h.finding, original, this.input.tokenizer);
+      const replacement = h.replacement;
       if (replacement.length === original.length) {
         // Same length (mask, allow): each fragment keeps its own part, so nothing moves.
         out += replacement.slice(s - h.start, e - h.start);
@@ -379,11 +477,17 @@ export class StreamInspector {
       released: 0,
       fragments: [
         {
-          delta: { channel: '', path, node: { kind: 'string', value: text, start: 0, end: 0 } },
+          delta: {
+            channel: '',
+            path,
+            node: { kind: 'string', value: text, start: 0, end: 0 },
+            json: false,
+          },
           start: base,
           end: base + text.length,
         },
       ],
+      keyEdits: 0,
     };
     const decided = this.decideHits(hits, ch);
     return this.fragmentText(ch, ch.fragments[0]!, decided);

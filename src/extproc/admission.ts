@@ -19,6 +19,8 @@ import { authorize, upstreamIdentityHeaders } from './identity.js';
 
 /** The header that names a call's session, on every refusal and answer. */
 export const SESSION_HEADER = 'x-callguard-session';
+/** A caller's retry of a held call names its approval here. */
+export const APPROVAL_HEADER = 'x-callguard-approval';
 
 export interface AdmissionInput {
   policy: CompiledPolicy;

@@ -75,9 +75,9 @@ export class DuplexFlow {
     interim: (r: ProcessingResponse) => void,
   ): Promise<ProcessingResponse[]> {
     if (msg.request_headers)
-      return this.onHeaders('request', msg, msg.request_headers.end_of_stream);
+      return this.onHeaders('request', msg, msg.request_headers.end_of_stream, interim);
     if (msg.response_headers)
-      return this.onHeaders('response', msg, msg.response_headers.end_of_stream);
+      return this.onHeaders('response', msg, msg.response_headers.end_of_stream, interim);
     if (msg.request_body) return this.onBody('request', msg.request_body, interim);
     if (msg.response_body) return this.onBody('response', msg.response_body, interim);
     const direction: Direction = msg.request_trailers ? 'request' : 'response';
@@ -95,9 +95,11 @@ export class DuplexFlow {
     direction: Direction,
     msg: ProcessingRequest,
     endOfStream: boolean | undefined,
+    interim: (r: ProcessingResponse) => void,
   ): Promise<ProcessingResponse[]> {
     const side = this.sides[direction];
-    const answer = await this.exchange.handle(msg);
+    // A header-only call held for approval waits here (its timer extended by interim).
+    const answer = await this.exchange.handle(msg, interim);
     if (!side.duplex || endOfStream || answer.immediate_response) return [answer];
     // Envoy may already have sent body chunks: a mode override would race with them.
     delete answer.mode_override;

@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { CallguardError } from '../errors.js';
 import { inspect, StreamInspector } from '../engine/index.js';
-import type { InspectInput, Inspection } from '../engine/index.js';
+import type { HeadInspection, InspectInput } from '../engine/index.js';
 import { approvalGate, approvalSummary } from '../approval/gate.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { CompiledPolicy, RoutePlan } from '../policy/compile.js';
 import { ANONYMOUS } from '../policy/types.js';
-import type { Direction } from '../policy/types.js';
+import type { Decision, Direction, FindingDecision } from '../policy/types.js';
 import type { SessionRecord, SessionSink } from '../audit/record.js';
 import { sessionRecord } from '../audit/session.js';
 import type { SessionFacts } from '../audit/session.js';
@@ -21,7 +21,7 @@ import { traceFields } from '../audit/trace.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { safeError } from '../log.js';
-import { admit, refusal, SESSION_HEADER } from './admission.js';
+import { admit, APPROVAL_HEADER, refusal, SESSION_HEADER } from './admission.js';
 import { decodeBody, parseEncoding } from './encoding.js';
 import type { Encoding } from './encoding.js';
 import { isJson, mutation, parseContentType, readHeaders, setHeader } from './headers.js';
@@ -38,13 +38,14 @@ import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import { describeCaller, dynamicMetadata } from './identity.js';
 import type { AdmissionControl } from './admission-control.js';
+import { headBinding, headInput, inspectHead, joinDecisions, scrubRefused } from './channels.js';
 
 /** Methods whose calls carry a body when a request contract applies. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-/** A caller's retry of a held call names its approval here. */
-const APPROVAL_HEADER = 'x-callguard-approval';
 
 const EMPTY = Buffer.alloc(0);
+/** A body's decision before there is one: the head's alone goes into the record. */
+const nothing = (): Decision => ({ action: 'allow', findings: [], trace: [] });
 
 export interface ExchangeDeps {
   policy(): CompiledPolicy;
@@ -92,6 +93,10 @@ export class Exchange {
   private completed = false;
   /** The request side has been answered (its headers ended it, or its body was judged). */
   private decided = false;
+  /** Each side's head (URL, inspected headers): joined to its body's decision in the record. */
+  private readonly head: Partial<Record<Direction, HeadInspection>> = {};
+  /** What a held request head binds its approval to (its target and headers as received). */
+  private heldHead: string | undefined;
 
   constructor(private readonly deps: ExchangeDeps) {
     this.id = (deps.newId ?? randomUUID)();
@@ -146,7 +151,8 @@ export class Exchange {
     interim: (r: ProcessingResponse) => void,
   ): Promise<ProcessingResponse> {
     try {
-      if (msg.request_headers) return await this.onRequestHeaders(msg, msg.request_headers);
+      if (msg.request_headers)
+        return await this.onRequestHeaders(msg, msg.request_headers, interim);
       if (msg.request_body) return await this.onBody('request', msg.request_body, interim);
       if (msg.response_headers) return this.onResponseHeaders(msg.response_headers);
       if (msg.response_body) return await this.onBody('response', msg.response_body, interim);
@@ -162,11 +168,12 @@ export class Exchange {
   private async onRequestHeaders(
     msg: ProcessingRequest,
     m: HttpHeaders,
+    interim: (r: ProcessingResponse) => void,
   ): Promise<ProcessingResponse> {
     const h = readHeaders(m.headers);
     const f = this.facts;
     f.method = h.get(':method');
-    f.path = h.get(':path');
+    f.target = h.get(':path');
     f.authority = h.get(':authority');
     f.trace = traceFields(h);
     f.sourceIp = sourceIp(msg);
@@ -175,7 +182,7 @@ export class Exchange {
     const admitted = await admit(f, {
       policy: this.policy,
       method: f.method ?? '',
-      path: f.path ?? '',
+      path: f.target ?? '',
       hint: routeHint(msg),
       headers: h,
       metadata: dynamicMetadata(msg),
@@ -185,6 +192,8 @@ export class Exchange {
       service: 'ext_proc',
     });
     if (admitted.public) {
+      // A public route is not inspected: its path is recorded as it came.
+      f.path = f.target;
       // Fast path: Envoy stops sending this exchange's bodies and response headers.
       return {
         request_headers: { response: {} },
@@ -198,11 +207,6 @@ export class Exchange {
       };
     }
 
-    if (m.end_of_stream) {
-      this.requireBody(false);
-      this.decided = true;
-    } else this.req = this.prepareSide(h, 'request');
-    const { set, remove } = admitted;
     const approval = h.get(APPROVAL_HEADER);
     if (approval !== undefined) {
       // Bounded and plain: the id goes into a store lookup and into error bodies.
@@ -211,6 +215,30 @@ export class Exchange {
       }
       this.approvalId = approval;
     }
+    // The URL and the named headers: read before the body, for a GET as for a POST.
+    const route = f.route!;
+    const input = headInput(
+      this.engineInput(this.policy, route, 'request'),
+      this.deps.config,
+      h,
+      f.target ?? '',
+    );
+    const head = inspectHead(f, 'request', input);
+    this.head.request = head;
+    if (head.decision.findings.length > 0) this.note('request', nothing());
+    if (head.decision.action === 'hold') this.heldHead = headBinding(input, head);
+    if (m.end_of_stream) {
+      this.requireBody(false);
+      this.decided = true;
+      // A held header-only call goes on only with an approval (the body's turn never comes).
+      if (head.decision.action === 'hold')
+        await this.approve(EMPTY, head.decision, head.previews, interim);
+    } else this.req = this.prepareSide(h, 'request');
+    const { set, remove } = admitted;
+    // The masked URL: Envoy keeps the route it chose for the original one (no route cache
+    // clearing is asked for), and the upstream gets this path.
+    if (head.target !== undefined) set.push([':path', head.target]);
+    set.push(...head.headers);
     remove.push(APPROVAL_HEADER);
     return {
       request_headers: {
@@ -258,7 +286,9 @@ export class Exchange {
       return {
         response_headers: {
           // Event lengths change when values are masked: the body becomes chunked.
-          response: { header_mutation: mutation([session], ['content-length']) },
+          response: {
+            header_mutation: mutation([session, ...this.responseHead(h)], ['content-length']),
+          },
         },
         mode_override: { response_body_mode: 'STREAMED' },
       };
@@ -266,16 +296,42 @@ export class Exchange {
     if (!m.end_of_stream) this.res = this.prepareSide(h, 'response');
     return {
       response_headers: {
-        response: { header_mutation: mutation([session]) },
+        response: { header_mutation: mutation([session, ...this.responseHead(h)]) },
       },
     };
+  }
+
+  /**
+   * The response's named headers, read and decided: the header mutations that mask them. A
+   * response cannot wait for an approval: a held value refuses it (fail closed).
+   */
+  private responseHead(h: Headers): ReturnType<typeof setHeader>[] {
+    const route = this.facts.route;
+    if (!route || !this.policy) return [];
+    const input = headInput(
+      this.engineInput(this.policy, route, 'response'),
+      this.deps.config,
+      h,
+      undefined,
+    );
+    if (input.headers.length === 0) return [];
+    const head = inspectHead(this.facts, 'response', input);
+    this.head.response = head;
+    if (head.decision.findings.length > 0) this.note('response', nothing());
+    if (head.decision.action === 'hold') throw heldResponse(head.decision);
+    return head.headers.map(([k, v]) => setHeader(k, v));
+  }
+
+  /** A side's decision as the record shows it: its head's findings, then its body's. */
+  private note(direction: Direction, body: Decision): void {
+    this.facts[direction] = joinDecisions(this.head[direction]?.decision, body);
   }
 
   /** One chunk of a streamed answer: what is safe to release of it goes on. */
   private onStreamChunk(stream: StreamInspector, m: HttpBody): ProcessingResponse {
     const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
     const out = stream.push(raw, m.end_of_stream === true);
-    this.facts.response = stream.decision();
+    this.note('response', stream.decision());
     if (out.stopped && stream.error && !this.facts.error) {
       // The stream goes on with an error event (its headers are gone): recorded as refused.
       this.facts.outcome = 'denied';
@@ -386,26 +442,24 @@ export class Exchange {
       result = inspect({ ...this.engineInput(this.policy, route, direction), body });
     } catch (e) {
       // A refused body's findings still belong in the record (paths, levels, fingerprints).
-      if (e instanceof CallguardError && e.decision) f[direction] = e.decision;
+      if (e instanceof CallguardError && e.decision) this.note(direction, e.decision);
       throw e;
     }
     if (direction === 'request') this.names = result.names;
-    if (result.decision.action === 'hold') {
+    // A value held in the URL or a named header waits for the body: one approval for both.
+    const decision = joinDecisions(this.head[direction]?.decision, result.decision);
+    if (decision.action === 'hold') {
       // Held findings belong in the record whatever comes of the hold.
-      f[direction] = result.decision;
-      if (direction === 'response') {
-        // The call already happened: an answer cannot wait for an approval (fail closed).
-        throw new CallguardError('blocked', 'a response cannot be held for approval', {
-          paths: result.decision.findings.filter((x) => x.action === 'hold').map((x) => x.path),
-          rule: 'hold',
-        });
-      }
-      await this.approve(body, result, interim);
+      f[direction] = decision;
+      // The call already happened: an answer cannot wait for an approval (fail closed).
+      if (direction === 'response') throw heldResponse(decision);
+      const previews = new Map([...(this.head.request?.previews ?? []), ...result.previews]);
+      await this.approve(body, decision, previews, interim);
     }
-    f[direction] = {
+    this.note(direction, {
       ...result.decision,
       trace: [`caller ${describeCaller(f.principal)}`, ...result.decision.trace],
-    };
+    });
     // Lengths, paths and actions only: never a body or a value.
     if (this.deps.log.isLevelEnabled('debug')) {
       this.log.debug(
@@ -452,7 +506,8 @@ export class Exchange {
    */
   private async approve(
     body: Uint8Array,
-    result: Inspection,
+    decision: Decision,
+    previews: ReadonlyMap<FindingDecision, string>,
     interim: (r: ProcessingResponse) => void,
   ): Promise<void> {
     const f = this.facts;
@@ -463,11 +518,13 @@ export class Exchange {
         fn: f.fn?.name,
         sessionId: this.id,
         method: f.method ?? '',
+        // As the record keeps it: never a value in clear.
         path: (f.path ?? '').split('?')[0] as string,
         body,
+        head: this.heldHead,
         maxDepth: this.deps.config.limits.max_depth,
-        decision: result.decision,
-        previews: result.previews,
+        decision,
+        previews,
         approvalId: this.approvalId,
       },
       {
@@ -488,6 +545,7 @@ export class Exchange {
   /** Fail closed: every failure becomes an ImmediateResponse with a JSON error. */
   refuse(e: unknown): ProcessingResponse {
     if (!(e instanceof CallguardError)) this.log.error({ err: safeError(e) }, 'exchange failed');
+    scrubRefused(this.facts, this.policy, this.deps.config);
     const r = refusal(this.facts, e);
     return {
       immediate_response: {
@@ -526,6 +584,15 @@ function answerRefused(e: CallguardError): CallguardError;
 function answerRefused(e: unknown): unknown;
 function answerRefused(e: unknown): unknown {
   return e instanceof CallguardError && e.status < 500 ? e.withStatus(502) : e;
+}
+
+/** A response with a held value: the call already happened, it cannot wait (fail closed). */
+function heldResponse(d: Decision): CallguardError {
+  return new CallguardError('blocked', 'a response cannot be held for approval', {
+    paths: d.findings.filter((x) => x.action === 'hold').map((x) => x.path),
+    rule: 'hold',
+    decision: d,
+  });
 }
 
 function isEventStream(h: Headers): boolean {

@@ -33,6 +33,8 @@ export interface JsonMember {
   key: string;
   keySpan: Span;
   value: JsonNode;
+  /** The key's prefilter characters, as JsonString.chars (keys are read by the detectors too). */
+  keyChars?: number;
 }
 
 export interface JsonArray extends Span {
@@ -173,6 +175,7 @@ class Parser {
   /** Per open object: the key (and its span) of the member whose value is being parsed. */
   private readonly keys: string[] = [];
   private readonly keySpans: Span[] = [];
+  private readonly keyChars: number[] = [];
   /** Per open object with many members: the set of its keys so far. */
   private readonly keySets: (Set<string> | undefined)[] = [];
   /** Decoded value of the string most recently scanned, and its JsonString.chars. */
@@ -284,6 +287,7 @@ class Parser {
             key: this.keys[depth - 1]!,
             keySpan: this.keySpans[depth - 1]!,
             value: node,
+            keyChars: this.keyChars[depth - 1]!,
           });
           if (d === COMMA) {
             pos = this.readKey(skipWs(b, pos + 1, len), true);
@@ -312,6 +316,7 @@ class Parser {
     }
     const end = this.scanKey(pos);
     const key = this.str;
+    const keyChars = this.chars;
     const level = this.stack.length - 1;
     const obj = this.stack[level] as JsonObject;
     const members = obj.members;
@@ -343,6 +348,7 @@ class Parser {
     }
     this.keys[level] = key;
     this.keySpans[level] = { start: pos, end };
+    this.keyChars[level] = keyChars;
     const p = skipWs(b, end, this.len);
     if (b[p] !== COLON) throw this.structureError(p, "expected ':' after object key");
     return skipWs(b, p + 1, this.len);
@@ -688,6 +694,70 @@ export function jsonPointer(segments: readonly (string | number)[]): string {
 
 export function appendPointer(parent: string, segment: string | number): string {
   return parent + '/' + escapeSegment(segment);
+}
+
+/**
+ * Pointer segments that name an object member by its position instead of its key, for a
+ * key the detectors flagged (the key is a value, and a path must never carry a value):
+ * `~key<i>` is the key itself of the object's i-th member (0-based, document order), and
+ * `~value<i>` that member's value, on the way to whatever lies below it. `~` followed by
+ * anything but `0` or `1` is not a valid RFC 6901 token, so neither can name a real key.
+ */
+export function keySegment(index: number): string {
+  return `~key${index}`;
+}
+
+export function memberSegment(index: number): string {
+  return `~value${index}`;
+}
+
+const POSITION_SEGMENT = /^~(key|value)(0|[1-9][0-9]*)$/;
+
+/**
+ * The byte span `pointer` names in the document `root`: a value, or (a last `~key<i>`
+ * segment) a key literal; `~value<i>` steps into a member by position. Undefined when the
+ * pointer names nothing there (or continues into a document carried in a string, `#`).
+ */
+export function locate(root: JsonNode, pointer: string): Span | undefined {
+  if (pointer === '') return root;
+  if (pointer[0] !== '/' || pointer.includes('#')) return undefined;
+  const segs = pointer.slice(1).split('/');
+  let node: JsonNode = root;
+  for (let s = 0; s < segs.length; s++) {
+    const raw = segs[s]!;
+    const at = POSITION_SEGMENT.exec(raw);
+    if (node.kind === 'object') {
+      if (at) {
+        const m = node.members[Number(at[2])];
+        if (!m) return undefined;
+        if (at[1] === 'key') return s === segs.length - 1 ? m.keySpan : undefined;
+        node = m.value;
+        continue;
+      }
+      const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+      const m = node.members.find((x) => x.key === key);
+      if (!m) return undefined;
+      node = m.value;
+    } else if (node.kind === 'array') {
+      if (!/^(0|[1-9][0-9]*)$/.test(raw)) return undefined;
+      const item = node.items[Number(raw)];
+      if (!item) return undefined;
+      node = item;
+    } else return undefined;
+  }
+  return node;
+}
+
+/**
+ * `key`, or if an object already has it (`taken`), `key#2`, `key#3`, … the first it has not:
+ * an edited key never makes two equal keys in one object (a duplicate key is what a parser
+ * differential hides a value behind, and what this reader refuses).
+ */
+export function uniqueKey(taken: ReadonlySet<string>, key: string): string {
+  if (!taken.has(key)) return key;
+  let n = 2;
+  while (taken.has(`${key}#${n}`)) n++;
+  return `${key}#${n}`;
 }
 
 /** Where a node sits: its parent's location and its own segment (member key or index). */

@@ -11,6 +11,7 @@ import type { Action, Direction } from './types.js';
 import { BUILTIN_DETECTORS, compileDetectors, DetectorLevelError } from '../detect/index.js';
 import type { CompiledDetectors, CustomDetectorConfig } from '../detect/index.js';
 import type { FormatName } from '../payload/formats/types.js';
+import { refusedHeader } from './headers.js';
 
 export interface FunctionPlan {
   name: string;
@@ -38,6 +39,8 @@ export interface RoutePlan {
   detectors?: CompiledDetectors;
   /** Groups whose requests get tokens restored (detokenize). */
   detokenize?: ReadonlySet<string>;
+  /** Request and response headers whose values the detectors read (lower case). */
+  inspectHeaders: readonly string[];
 }
 
 export interface CompiledPolicy {
@@ -191,7 +194,12 @@ export function compilePolicy(
         stripAuthorization: r.upstream_headers?.strip_authorization ?? false,
         identityHeaders: r.upstream_headers?.identity ?? false,
         format: r.format ?? 'json',
+        inspectHeaders: r.inspect_headers ?? [],
       };
+      (r.inspect_headers ?? []).forEach((h, j) => {
+        const why = refusedHeader(h);
+        if (why) throw new PolicyCompileError(why, source, `${at}/inspect_headers/${j}`);
+      });
       if (r.detokenize) plan.detokenize = new Set(r.detokenize.groups);
       const enabled = r.detectors?.enabled;
       if (enabled === undefined || enabled.length > 0) {

@@ -118,6 +118,12 @@ export const POLICY_DOCUMENT_SCHEMA = {
               levels: { type: 'object', additionalProperties: { type: 'string' } },
             },
           },
+          /** Request and response headers whose values the detectors read. */
+          inspect_headers: {
+            type: 'array',
+            items: { type: 'string', pattern: "^[a-z0-9!#$%&'*+.^_`|~-]+$" },
+            uniqueItems: true,
+          },
           detokenize: {
             type: 'object',
             additionalProperties: false,
@@ -273,6 +279,7 @@ export interface RouteDoc {
     disabled?: string[];
     levels?: Record<string, string>;
   };
+  inspect_headers?: string[];
   detokenize?: { groups: string[] };
   access?: {
     anonymous?: boolean;

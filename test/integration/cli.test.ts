@@ -120,6 +120,25 @@ describe('callguard command', () => {
     );
   });
 
+  it('serve refuses a route that names a header the configuration reads identities from', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      'routes:\n  - name: r\n    match: { path: /r }\n    inspect_headers: [x-user-email, x-dev]\n',
+    );
+    writeFileSync(
+      join(dir, 'callguard.yaml'),
+      'policies: [p.yaml]\ngrpc_addr: 127.0.0.1:0\nadmin_addr: 127.0.0.1:0\ndev: { groups_header: x-dev }\n',
+    );
+    // The policy alone is fine (lint cannot know the configuration); serve is not.
+    expect(run(['policy', 'lint', 'p.yaml'], dir).status).toBe(0);
+    const r = run(['serve', '--config', join(dir, 'callguard.yaml')], dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      "callguard: route r: inspect_headers: x-dev carries the caller's identity: it is never scanned, logged or recorded\n",
+    );
+  });
+
   it('serve refuses an invalid configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
     writeFileSync(join(dir, 'callguard.yaml'), 'limits: { max_depth: 0 }\n');

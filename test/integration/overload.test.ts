@@ -105,7 +105,8 @@ describe('callguard past its capacity (an expensive detector policy)', () => {
     // 1,000 calls a second are several times what it can do, on any machine like this one.
     stack = await startStack({
       policies: [writeScanPolicy(dir, 200)],
-      config: { log: { level: 'info' } },
+      // Admission control as shipped (test stacks turn it off unless asked).
+      config: { log: { level: 'info' }, admission: { enabled: true } },
     });
     for (const path of ['/scan', '/echo'])
       stack.upstream.respond(path, {

@@ -15,6 +15,7 @@ import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/pr
 import { Identifier } from '../../src/identity/identify.js';
 import { createLogger } from '../../src/log.js';
 import { loadPolicy } from '../../src/policy/load.js';
+import { channelsPolicyDir } from '../support/channels.js';
 
 const CARD = '4242 4242 4242 4242';
 const IBAN = 'DE89 3704 0044 0532 0130 00';
@@ -439,5 +440,81 @@ describe("Envoy's own reply", () => {
     expect(ex.complete).toBe(true);
     ex.finish(false);
     expect(records[0]).toMatchObject({ outcome: 'envoy_reply', upstream_status: 401 });
+  });
+});
+
+describe('the head of a call: the URL and named headers', () => {
+  const channels = loadPolicy([channelsPolicyDir()]);
+  const get = (path: string, extra: Record<string, string> = {}) =>
+    headers({ ':method': 'GET', ':path': path, ':authority': 'a', ...extra }, true);
+  const set = (a: ProcessingResponse) =>
+    Object.fromEntries(
+      (a.request_headers?.response?.header_mutation?.set_headers ?? []).map((h) => [
+        h.header?.key,
+        Buffer.from(h.header?.raw_value ?? []).toString('latin1'),
+      ]),
+    );
+
+  it('a header-only GET: :path and a named header rewritten, the record keeps them masked', async () => {
+    const { ex, records } = harness(channels);
+    const a = await ex.handle({
+      request_headers: get('/fn/cards/4111111111111111?contact=ada%40example.com', {
+        'x-user-email': EMAIL,
+        'user-agent': EMAIL,
+      }),
+    });
+    expect(set(a)[':path']).toBe(
+      '/fn/cards/************1111?contact=%5BREDACTED%3Ainternal%3Aemail%5D',
+    );
+    expect(set(a)['x-user-email']).toBe('[REDACTED:internal:email]');
+    // user-agent is not named: not read, forwarded as it came.
+    expect(set(a)['user-agent']).toBeUndefined();
+    ex.finish(false);
+    const r = records[0]!;
+    expect(r.path).toBe('/fn/cards/************1111');
+    expect(r.request?.findings.map((f) => f.path)).toEqual([
+      ':path/2',
+      ':path?contact',
+      ':headers/x-user-email',
+    ]);
+    expect(JSON.stringify(r)).not.toContain('4111111111111111');
+    expect(JSON.stringify(r)).not.toContain(EMAIL.replace('@', '%40'));
+  });
+
+  it('refused before the URL is read (no route covers it): the record path is redacted', async () => {
+    const { ex, records } = harness(channels);
+    const a = await ex.handle({ request_headers: get('/nowhere/4111111111111111/x') });
+    expect(a.immediate_response?.details).toBe('callguard_no_policy');
+    ex.finish(false);
+    expect(records[0]!.path).toBe('/nowhere/%5BREDACTED%3Aconfidential%3Acard%5D/x');
+  });
+
+  it('a malformed URL is refused and not recorded at all', async () => {
+    const { ex, records } = harness(channels);
+    const a = await ex.handle({ request_headers: get('/fn/4111111111111111%zz') });
+    expect(a.immediate_response?.details).toBe('callguard_malformed_url');
+    ex.finish(false);
+    expect(records[0]!.path).toBeUndefined();
+  });
+
+  it('a held header-only GET without an approval store is refused (503), the path recorded redacted', async () => {
+    const { ex, records } = harness(channels);
+    const a = await ex.handle({ request_headers: get('/held/4111111111111111') });
+    expect(a.immediate_response?.details).toBe('callguard_approval_unavailable');
+    ex.finish(false);
+    expect(records[0]!.path).toBe('/held/%5BREDACTED%3Aconfidential%3Acard%5D');
+    expect(records[0]!.request?.action).toBe('hold');
+  });
+
+  it('named response headers are masked', async () => {
+    const { ex } = harness(channels);
+    await ex.handle({ request_headers: get('/fn/x') });
+    const a = await ex.handle({
+      response_headers: headers({ ':status': '200', 'x-user-email': EMAIL }, true),
+    });
+    const mutated = a.response_headers?.response?.header_mutation?.set_headers ?? [];
+    expect(
+      mutated.map((h) => [h.header?.key, Buffer.from(h.header?.raw_value ?? []).toString()]),
+    ).toContainEqual(['x-user-email', '[REDACTED:internal:email]']);
   });
 });

@@ -12,6 +12,8 @@ export interface Delta {
   channel: string;
   path: string;
   node: JsonString;
+  /** The channel's text is JSON (tool-call arguments), not prose. */
+  json: boolean;
 }
 
 export interface EventDeltas {
@@ -20,8 +22,14 @@ export interface EventDeltas {
   ends: boolean;
 }
 
-function add(out: Delta[], channel: string, node: JsonNode | undefined, path: string): void {
-  if (node?.kind === 'string') out.push({ channel, path, node });
+function add(
+  out: Delta[],
+  channel: string,
+  node: JsonNode | undefined,
+  path: string,
+  json = false,
+): void {
+  if (node?.kind === 'string') out.push({ channel, path, node, json });
 }
 
 function numberText(node: JsonNode | undefined): string {
@@ -45,6 +53,7 @@ export function eventDeltas(format: FormatName, root: JsonNode): EventDeltas {
             `c${i}t${t}`,
             member(member(call, 'function'), 'arguments'),
             `${callPath}/function/arguments`,
+            true,
           );
         });
         const finish = member(choice, 'finish_reason');
@@ -57,7 +66,7 @@ export function eventDeltas(format: FormatName, root: JsonNode): EventDeltas {
         const i = numberText(member(root, 'index'));
         const delta = member(root, 'delta');
         for (const key of ['text', 'partial_json', 'thinking']) {
-          add(deltas, `b${i}`, member(delta, key), `/delta/${key}`);
+          add(deltas, `b${i}`, member(delta, key), `/delta/${key}`, key === 'partial_json');
         }
       }
       ends = type === 'content_block_stop' || type === 'message_delta' || type === 'message_stop';
@@ -67,7 +76,8 @@ export function eventDeltas(format: FormatName, root: JsonNode): EventDeltas {
       const type = stringMember(root, 'type') ?? '';
       if (type.endsWith('.delta')) {
         const channel = `${numberText(member(root, 'output_index'))}.${numberText(member(root, 'content_index'))}:${type}`;
-        add(deltas, channel, member(root, 'delta'), '/delta');
+        // function_call_arguments, mcp_call_arguments: JSON text.
+        add(deltas, channel, member(root, 'delta'), '/delta', type.includes('arguments'));
       }
       ends = type.endsWith('.done') || type === 'response.completed' || type === 'response.failed';
       break;

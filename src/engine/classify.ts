@@ -5,13 +5,22 @@
 // detectors besides the stream's channels (detectText).
 
 import { CallguardError } from '../errors.js';
+import { sortSmall } from '../detect/index.js';
 import type { DetectorHit } from '../detect/index.js';
 import { ADAPTERS } from '../payload/formats/index.js';
 import { parseJson, pointerOf, toPlainValue, walkJson } from '../payload/json.js';
 import type { JsonLoc, JsonNode, JsonString } from '../payload/json.js';
 import type { CompiledContract } from '../policy/contract.js';
+import type { Levels } from '../policy/levels.js';
 import type { Direction, Finding } from '../policy/types.js';
-import type { Collected, InspectInput, Scope, TextSite } from './types.js';
+import type {
+  AnalyzerHit,
+  AnalyzerHits,
+  Collected,
+  InspectInput,
+  Scope,
+  TextSite,
+} from './types.js';
 
 /** How many enclosing key names the detectors get as context. */
 const CONTEXT_KEYS = 3;
@@ -41,6 +50,64 @@ export function classifyTree(
     scanText(input, site, out),
   );
   return { top, collected: out, names };
+}
+
+/**
+ * A parsed document whose texts are listed but not yet scanned: what the external analyzers
+ * are given (planInspection), before scanTree scans them with the analyzers' hits.
+ */
+export interface TreePlan {
+  top: Scope;
+  names: ReadonlyMap<string, string>;
+  /** The contract findings and their targets, in document order. */
+  contract: Collected;
+  /** The texts the detectors read, in document order. */
+  sites: TextSite[];
+  /** For each site, how many contract findings come before it (to keep document order). */
+  at: number[];
+}
+
+/** Lists the texts of a parsed document; contract checks and findings as classifyTree makes. */
+export function planTree(
+  input: InspectInput,
+  root: JsonNode,
+  bytes: Uint8Array,
+  exclude: Iterable<JsonNode> = [],
+): TreePlan {
+  const contract: Collected = { findings: [], targets: [] };
+  const sites: TextSite[] = [];
+  const at: number[] = [];
+  const { top, names } = walkTree(input, root, bytes, exclude, contract, (site) => {
+    sites.push(site);
+    at.push(contract.findings.length);
+  });
+  return { top, names, contract, sites, at };
+}
+
+/**
+ * Scans a planned document's texts, each with the analyzers' hits in it: the same scan, and
+ * findings in the same order, as classifyTree (which is this without analyzers).
+ */
+export function scanTree(
+  input: InspectInput,
+  plan: TreePlan,
+  hits: AnalyzerHits | undefined,
+): TreeScan {
+  const out: Collected = { findings: [], targets: [], memo: new Map() };
+  const { findings, targets } = plan.contract;
+  let c = 0;
+  const upTo = (n: number) => {
+    for (; c < n; c++) {
+      out.findings.push(findings[c]!);
+      out.targets.push(targets[c]!);
+    }
+  };
+  plan.sites.forEach((site, i) => {
+    upTo(plan.at[i]!);
+    scanText(input, site, out, hits?.get(site));
+  });
+  upTo(findings.length);
+  return { top: plan.top, collected: out, names: plan.names };
 }
 
 /**
@@ -210,21 +277,62 @@ function aboveLowest(hits: DetectorHit[], lowest: string): readonly DetectorHit[
   return hits;
 }
 
-/** Scans one text at its place: each hit becomes a finding and the target its action edits. */
-export function scanText(input: InspectInput, site: TextSite, out: Collected): void {
+/**
+ * The detectors' hits and the analyzers' in one text, non-overlapping, sorted by start. Where
+ * spans overlap the detectors' own precedence decides (src/detect): higher level, then longer
+ * span, then earlier start, then detector id, then score; a tie keeps the built-in detector's.
+ * Analyzer hits at the lowest level are never findings, like the detectors'.
+ */
+export function mergeHits(
+  builtin: readonly DetectorHit[],
+  extra: readonly AnalyzerHit[],
+  levels: Levels,
+): readonly (DetectorHit | AnalyzerHit)[] {
+  const cands: (DetectorHit | AnalyzerHit)[] = [...builtin];
+  for (const h of extra) if (h.level !== levels.lowest && h.end > h.start) cands.push(h);
+  if (cands.length === builtin.length) return builtin;
+  const rank = (h: DetectorHit) => (levels.has(h.level) ? levels.rankOf(h.level) : -1);
+  sortSmall(
+    cands,
+    (a, b) =>
+      rank(b) - rank(a) ||
+      b.end - b.start - (a.end - a.start) ||
+      a.start - b.start ||
+      (a.detector < b.detector ? -1 : a.detector > b.detector ? 1 : 0) ||
+      b.score - a.score,
+  );
+  // Accepted spans, sorted by start; none overlaps another.
+  const kept: (DetectorHit | AnalyzerHit)[] = [];
+  for (const c of cands) {
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (kept[mid]!.start < c.start) lo = mid + 1;
+      else hi = mid;
+    }
+    if ((lo > 0 && kept[lo - 1]!.end > c.start) || (lo < kept.length && kept[lo]!.start < c.end))
+      continue;
+    kept.splice(lo, 0, c);
+  }
+  return kept;
+}
+
+/**
+ * Scans one text at its place: each hit becomes a finding and the target its action edits.
+ * `extra`: the external analyzers' hits in this text, merged with the detectors'.
+ */
+export function scanText(
+  input: InspectInput,
+  site: TextSite,
+  out: Collected,
+  extra?: readonly AnalyzerHit[],
+): void {
   const text = site.text;
-  if (!input.route.detectors || text.length === 0) return;
-  const chars = site.node.chars;
-  let hits: readonly DetectorHit[];
-  if (out.memo && text.length <= MEMO_MAX_LENGTH) {
-    // Only the innermost key is context to the detectors.
-    const key = innermostKey(site.loc);
-    let byText = out.memo.get(key);
-    if (!byText) out.memo.set(key, (byText = new Map()));
-    const known = byText.get(text);
-    if (known) hits = known;
-    else byText.set(text, (hits = detectText(input, text, keysOf(site.loc), chars)));
-  } else hits = detectText(input, text, keysOf(site.loc), chars);
+  if (text.length === 0) return;
+  let hits: readonly (DetectorHit | AnalyzerHit)[] = NO_HITS;
+  if (input.route.detectors) hits = builtinHits(input, site, out);
+  if (extra && extra.length > 0) hits = mergeHits(hits, extra, input.policy.levels);
   if (hits.length === 0) return;
   const at = site.scope.prefix + pointerOf(site.loc, site.base);
   const { node, scope } = site;
@@ -238,7 +346,25 @@ export function scanText(input: InspectInput, site: TextSite, out: Collected): v
       span: { start: node.start, end: node.end },
     };
     if (site.fn !== undefined) f.function = site.fn;
+    if ('analyzer' in h) f.analyzer = h.analyzer;
     out.findings.push(f);
     out.targets.push({ kind: 'span', scope, node, start: h.start, end: h.end });
   }
+}
+
+/** The built-in detectors' hits in a site's text (short texts memoized per call). */
+function builtinHits(input: InspectInput, site: TextSite, out: Collected): readonly DetectorHit[] {
+  const text = site.text;
+  const chars = site.node.chars;
+  let hits: readonly DetectorHit[];
+  if (out.memo && text.length <= MEMO_MAX_LENGTH) {
+    // Only the innermost key is context to the detectors.
+    const key = innermostKey(site.loc);
+    let byText = out.memo.get(key);
+    if (!byText) out.memo.set(key, (byText = new Map()));
+    const known = byText.get(text);
+    if (known) hits = known;
+    else byText.set(text, (hits = detectText(input, text, keysOf(site.loc), chars)));
+  } else hits = detectText(input, text, keysOf(site.loc), chars);
+  return hits;
 }

@@ -71,6 +71,7 @@ describe('policy lint', () => {
       'detector-never-fires',
       'route-detector-never-fires',
       'rule-detector-never-fires',
+      'analyzer-unused',
     ]);
   });
 

@@ -22,6 +22,7 @@ import type { Identifier } from '../identity/identify.js';
 import type { Tokenizer } from '../enforce/tokenize.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { CallguardMetrics, Phase } from '../metrics.js';
+import type { Analyzers } from '../analyze/index.js';
 
 export interface GrpcDeps {
   config: Config;
@@ -32,6 +33,8 @@ export interface GrpcDeps {
   approvals?: ApprovalService | undefined;
   policy(): CompiledPolicy;
   fingerprint?: (value: string) => string;
+  /** The external analyzers' clients (policy `analyzers:`). */
+  analyzers?: Analyzers | undefined;
   /** Open streams and per-phase latency (sessions are counted by the sink, at finish). */
   metrics: Pick<CallguardMetrics, 'openStreams' | 'phase'>;
 }

@@ -101,7 +101,7 @@ class Batch implements StreamBatch {
   readonly events: PlannedEvent[] = [];
   /** Per channel name: its window's offset in the channel's text, and the window. */
   readonly windows = new Map<string, { start: number; item: AnalyzedText }>();
-  /** Splitting failed (an event too large): push() stops the stream with it. */
+  /** Reading failed (an event too large, a contract violation): push() stops with it. */
   error: unknown;
   constructor(readonly end: boolean) {}
 }
@@ -179,8 +179,11 @@ export class StreamInspector {
       for (const e of events) batch.events.push(this.read(e, batch));
       this.plannedWindows(batch);
     } catch (e) {
+      // The events read before it are still taken (their findings recorded), then the
+      // stream stops: nothing is released. The analyzers are not asked.
       batch.error = e;
       batch.items.length = 0;
+      batch.windows.clear();
     }
     return batch;
   }
@@ -195,7 +198,6 @@ export class StreamInspector {
     if (chunk instanceof Batch) batch = chunk;
     else if (chunk instanceof Uint8Array) batch = this.batch(chunk, end);
     else throw new TypeError('not a batch of plan()');
-    if (batch.error !== undefined) return this.stop(batch.error);
     this.analyzed = hits;
     this.windowHits.clear();
     try {
@@ -207,6 +209,7 @@ export class StreamInspector {
         );
       }
       for (const e of batch.events) this.accept(e);
+      if (batch.error !== undefined) return this.stop(batch.error);
       if (batch.end) for (const ch of this.channels.values()) this.release(ch, true);
       return { body: this.drain(), stopped: false };
     } catch (e) {

@@ -57,6 +57,10 @@ def build_engine(deny_lists):
 def make_handler(engine, batch):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm the body would wait
+        # for the client's delayed ACK of the headers (40 ms on Linux) on a kept-alive
+        # connection.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):  # never log texts or paths with values
             pass

@@ -25,6 +25,7 @@ export const ERROR_STATUS = {
   identity_unavailable: 503,
   no_policy: 403,
   audit_unavailable: 503,
+  analyzer_unavailable: 503,
   internal: 500,
   // A held call and its retry (docs/approvals.md).
   approval_required: 403,

@@ -8,6 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FailureKind } from './analyze/index.js';
 import type { Outcome, SessionRecord, SessionSink } from './audit/record.js';
 import type { Decision } from './policy/types.js';
 
@@ -29,6 +30,19 @@ export type AdmissionService = 'ext_proc' | 'ext_authz';
 
 /** Label value for "no route" / "no function" / "no detector". */
 export const NONE = 'none';
+
+/**
+ * An external analyzer's figures, by its name in the policy (src/analyze): requests,
+ * failures, latency, and texts answered from its cache or sent. No text, no path.
+ */
+export interface AnalyzerMeter {
+  /** One request answered (or failed with `failure`) after `seconds`. */
+  request(analyzer: string, seconds: number, failure?: FailureKind): void;
+  /** A failure without a request (`saturated`: no free slot in time). */
+  failed(analyzer: string, failure: FailureKind): void;
+  /** The distinct texts of one body: answered from the cache, and left to send. */
+  texts(analyzer: string, cached: number, sent: number): void;
+}
 
 export interface CallguardMetrics {
   /** The Prometheus text exposition of every metric. */
@@ -55,6 +69,8 @@ export interface CallguardMetrics {
     limit(callsPerSecond: number): void;
     utilization(share: number): void;
   };
+  /** External analyzers (wired by src/analyze). */
+  readonly analyzers: AnalyzerMeter;
 }
 
 /** Seconds; the ext_proc message_timeout is 2 s, so the buckets stop a little above. */
@@ -159,9 +175,45 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
     help: 'Share of wall time the event loop spent working over the last admission interval (0..1).',
     registers,
   });
+  const monitorFindings = new Counter({
+    name: 'callguard_monitor_findings_total',
+    help: 'Classified values found in monitor mode and left unchanged, by direction, level, detector and the action the policy would have taken.',
+    labelNames: ['direction', 'level', 'detector', 'action'] as const,
+    registers,
+  });
+  const analyzerCalls = new Counter({
+    name: 'callguard_analyzer_calls_total',
+    help: 'Requests made to an external analyzer, by analyzer (the policy name).',
+    labelNames: ['analyzer'] as const,
+    registers,
+  });
+  const analyzerErrors = new Counter({
+    name: 'callguard_analyzer_errors_total',
+    help: 'Analyses that failed, by analyzer and reason (saturated, timeout, unavailable, bad_status, bad_answer).',
+    labelNames: ['analyzer', 'reason'] as const,
+    registers,
+  });
+  const analyzerDuration = new Histogram({
+    name: 'callguard_analyzer_request_duration_seconds',
+    help: 'Time an external analyzer took to answer one request (failed ones included), by analyzer.',
+    labelNames: ['analyzer'] as const,
+    buckets: PHASE_BUCKETS,
+    registers,
+  });
+  const analyzerTexts = new Counter({
+    name: 'callguard_analyzer_texts_total',
+    help: 'Distinct texts given to an external analyzer, by analyzer and source: cache (answered by the cache) or request (sent).',
+    labelNames: ['analyzer', 'source'] as const,
+    registers,
+  });
 
   const callOf = children((v) => calls.labels(...v));
   const refusalOf = children((v) => refusals.labels(...v));
+  const monitorOf = children((v) => monitorFindings.labels(...v));
+  const analyzerCallOf = children((v) => analyzerCalls.labels(...v));
+  const analyzerErrorOf = children((v) => analyzerErrors.labels(...v));
+  const analyzerDurationOf = children((v) => analyzerDuration.labels(...v));
+  const analyzerTextsOf = children((v) => analyzerTexts.labels(...v));
   const decisionOf = children((v) => decisions.labels(...v));
   const findingOf = children((v) => findings.labels(...v));
   const phaseOf = children((v) => phases.labels(...v));
@@ -171,6 +223,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
     decisionOf(route, direction, d.action).inc();
     for (const f of d.findings) {
       findingOf(f.direction, f.level, f.detector ?? NONE, f.source, f.action).inc();
+      if (f.monitor !== undefined)
+        monitorOf(f.direction, f.level, f.detector ?? NONE, f.monitor).inc();
     }
   };
 
@@ -203,6 +257,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Callguar
       refused: (service) => refusalOf(service).inc(),
       limit: (n) => admissionLimit.set(n),
       utilization: (u) => loopUtilization.set(u),
+    },
+    analyzers: {
+      request(analyzer, seconds, failure) {
+        analyzerCallOf(analyzer).inc();
+        analyzerDurationOf(analyzer).observe(seconds);
+        if (failure) analyzerErrorOf(analyzer, failure).inc();
+      },
+      failed: (analyzer, failure) => analyzerErrorOf(analyzer, failure).inc(),
+      texts(analyzer, cached, sent) {
+        if (cached > 0) analyzerTextsOf(analyzer, 'cache').inc(cached);
+        if (sent > 0) analyzerTextsOf(analyzer, 'request').inc(sent);
+      },
     },
   };
 }

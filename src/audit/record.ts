@@ -5,9 +5,17 @@
 // bytes as forwarded (masked), with any value a rule let through in clear redacted again
 // for the record (audit/body.ts).
 
+import type { AnalyzerUse } from '../analyze/index.js';
 import type { ApprovalSummary } from '../approval/ticket.js';
 import type { Logger } from '../log.js';
-import type { Decision, FindingDecision, Principal, RecordMode } from '../policy/types.js';
+import type {
+  ActionType,
+  Decision,
+  Direction,
+  FindingDecision,
+  Principal,
+  RecordMode,
+} from '../policy/types.js';
 
 export type Outcome =
   | 'allowed' // forwarded unchanged
@@ -26,6 +34,13 @@ export interface AuditBody {
   truncated: boolean;
   /** Why the text is not kept (e.g. it could not be re-checked for values in clear). */
   withheld?: string;
+}
+
+/** What one external analyzer did for one side of a session (streams: summed). */
+export interface AnalyzerRecord extends AnalyzerUse {
+  direction: Direction;
+  /** On failure, what came of it: refused (block), forwarded unanalyzed, or monitor mode. */
+  on_error?: 'block' | 'allow_with_record' | 'monitor';
 }
 
 export interface SessionRecord {
@@ -61,6 +76,8 @@ export interface SessionRecord {
   max_level?: string;
   request?: Decision;
   response?: Decision;
+  /** The external analyzers the session's bodies went to, and how each did. */
+  analyzers?: AnalyzerRecord[];
   /** Non-secret request headers (an allow-list, see audit/replay.ts). */
   request_headers?: Record<string, string>;
   request_body?: AuditBody;
@@ -103,6 +120,8 @@ function summarize(d: Decision) {
       action: f.action,
       rule: f.rule,
       detector: f.detector,
+      ...(f.analyzer !== undefined ? { analyzer: f.analyzer } : {}),
+      ...(f.monitor !== undefined ? { monitor: f.monitor } : {}),
     })),
   };
 }
@@ -135,6 +154,10 @@ export interface FindingDocument {
   record: RecordMode;
   /** `<key id>:<base64url HMAC-SHA-256>`; absent when the rule says `record: none`. */
   fingerprint?: string;
+  /** The external analyzer that found it. */
+  analyzer?: string;
+  /** Monitor mode: the action the policy would have taken (the value went on unchanged). */
+  monitor?: ActionType;
 }
 
 export interface SideDocument {
@@ -183,6 +206,7 @@ export interface SessionDocument {
     error?: { code: string; status: number; rule?: string; paths: string[] };
     upstream_status?: number;
     findings: FindingDocument[];
+    analyzers?: AnalyzerRecord[];
     request: SideDocument & { headers?: Record<string, string> };
     response: SideDocument;
   };
@@ -284,6 +308,7 @@ export function toDocument(r: SessionRecord): SessionDocument {
     if (r.error.rule) cg.error.rule = r.error.rule;
   }
   if (r.upstream_status !== undefined) cg.upstream_status = r.upstream_status;
+  if (r.analyzers?.length) cg.analyzers = r.analyzers;
   if (r.request) cg.request = { action: r.request.action, trace: r.request.trace };
   if (r.response) cg.response = { action: r.response.action, trace: r.response.trace };
   if (r.request_headers) cg.request.headers = r.request_headers;
@@ -311,6 +336,8 @@ function findingDocument(f: FindingDecision): FindingDocument {
     record: f.record,
   };
   if (f.detector) d.detector = f.detector;
+  if (f.analyzer !== undefined) d.analyzer = f.analyzer;
+  if (f.monitor !== undefined) d.monitor = f.monitor;
   if (f.fingerprint && f.record !== 'none') d.fingerprint = f.fingerprint;
   return d;
 }

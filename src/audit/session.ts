@@ -6,7 +6,7 @@ import type { ApprovalSummary } from '../approval/ticket.js';
 import type { FunctionPlan, RoutePlan } from '../policy/compile.js';
 import type { Levels } from '../policy/levels.js';
 import type { Decision, Principal } from '../policy/types.js';
-import type { AuditBody, Outcome, SessionRecord } from './record.js';
+import type { AnalyzerRecord, AuditBody, Outcome, SessionRecord } from './record.js';
 import type { TraceFields } from './trace.js';
 
 /** What is known of one session so far. */
@@ -43,6 +43,8 @@ export interface SessionFacts {
   approval?: ApprovalSummary;
   request?: Decision;
   response?: Decision;
+  /** What the external analyzers did, per analyzer and side. */
+  analyzers?: AnalyzerRecord[];
   requestBody?: AuditBody;
   responseBody?: AuditBody;
 }
@@ -86,5 +88,6 @@ export function sessionRecord(f: SessionFacts, endedAt: number, outcome: Outcome
   if (f.upstreamStatus !== undefined) record.upstream_status = f.upstreamStatus;
   if (f.request) record.request = f.request;
   if (f.response) record.response = f.response;
+  if (f.analyzers?.length) record.analyzers = f.analyzers;
   return record;
 }

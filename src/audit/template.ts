@@ -113,6 +113,22 @@ export const SESSION_MAPPINGS = {
             rule: keyword,
             record: keyword,
             fingerprint: keyword,
+            analyzer: keyword,
+            monitor: keyword,
+          },
+        },
+        analyzers: {
+          properties: {
+            analyzer: keyword,
+            direction: keyword,
+            outcome: keyword,
+            error: keyword,
+            status: { type: 'long' },
+            on_error: keyword,
+            texts: { type: 'long' },
+            cached: { type: 'long' },
+            requests: { type: 'long' },
+            duration_ms: { type: 'double' },
           },
         },
         request: {

@@ -38,6 +38,13 @@ export function explain(
   const lines: string[] = [
     `route ${route.name} (format ${route.format}${fn ? `, function ${fn.name}` : ''}), ${o.direction}, groups [${o.groups.join(', ')}]`,
   ];
+  if (route.analyzers?.length) {
+    // explain runs the engine alone: no service is called from a policy check.
+    lines.push(
+      `note: the route's analyzers (${route.analyzers.map((a) => a.name).join(', ')}) are not called here; their findings are not shown`,
+    );
+  }
+  if (route.monitor) lines.push('note: the route is in monitor mode: findings change nothing');
   // Tokens shown here are made with a throwaway key unless the config provides keys.
   const tokenizer =
     o.tokenizer ??

@@ -2,6 +2,7 @@
 // gRPC and admin servers, reload the policy on change or SIGHUP, and drain on
 // SIGTERM/SIGINT.
 
+import { Analyzers } from '../analyze/index.js';
 import { LogSink } from '../audit/record.js';
 import { Client } from '@elastic/elasticsearch';
 import { ApprovalService } from '../approval/service.js';
@@ -72,7 +73,9 @@ export async function serve(config: Config): Promise<void> {
     ? new ElasticsearchSink({ ...config.audit, elasticsearch: es }, log)
     : undefined;
   const sink: SessionSink = esSink ?? new LogSink(log);
+  const analyzers = new Analyzers({ meter: metrics.analyzers });
   const grpc = await startGrpc({
+    analyzers,
     approvals,
     config,
     log,
@@ -115,6 +118,7 @@ export async function serve(config: Config): Promise<void> {
     log.info({ signal, open_streams: grpc.openStreams() }, 'draining');
     await grpc.shutdown(config.shutdown_grace_ms);
     approvals?.stop();
+    analyzers.close();
     clearInterval(gauges);
     await admin.close();
     // Records not shipped within the grace stay in the spool for the next start.

@@ -7,6 +7,7 @@
 
 import { CallguardError } from '../errors.js';
 import { charBit } from '../detect/chars.js';
+import { sortSmall } from '../detect/index.js';
 import type { CompiledDetectors, DetectorHit } from '../detect/index.js';
 import { ADAPTERS } from '../payload/formats/index.js';
 import {
@@ -20,8 +21,17 @@ import {
 } from '../payload/json.js';
 import type { JsonLoc, JsonNode, JsonNumber, JsonString } from '../payload/json.js';
 import type { CompiledContract } from '../policy/contract.js';
+import type { Levels } from '../policy/levels.js';
 import type { Direction, Finding } from '../policy/types.js';
-import type { Collected, InspectInput, Scope, Target, TextSite } from './types.js';
+import type {
+  AnalyzerHit,
+  AnalyzerHits,
+  Collected,
+  InspectInput,
+  Scope,
+  Target,
+  TextSite,
+} from './types.js';
 
 /** How many enclosing key names the detectors get as context. */
 const CONTEXT_KEYS = 3;
@@ -52,6 +62,64 @@ export function classifyTree(
   );
   if (out.hidden) hidePaths(out.findings, out.hidden);
   return { top, collected: out, names };
+}
+
+/**
+ * A parsed document whose texts are listed but not yet scanned: what the external analyzers
+ * are given (planInspection), before scanTree scans them with the analyzers' hits.
+ */
+export interface TreePlan {
+  top: Scope;
+  names: ReadonlyMap<string, string>;
+  /** The contract findings and their targets, in document order. */
+  contract: Collected;
+  /** The texts the detectors read, in document order. */
+  sites: TextSite[];
+  /** For each site, how many contract findings come before it (to keep document order). */
+  at: number[];
+}
+
+/** Lists the texts of a parsed document; contract checks and findings as classifyTree makes. */
+export function planTree(
+  input: InspectInput,
+  root: JsonNode,
+  bytes: Uint8Array,
+  exclude: Iterable<JsonNode> = [],
+): TreePlan {
+  const contract: Collected = { findings: [], targets: [] };
+  const sites: TextSite[] = [];
+  const at: number[] = [];
+  const { top, names } = walkTree(input, root, bytes, exclude, contract, (site) => {
+    sites.push(site);
+    at.push(contract.findings.length);
+  });
+  return { top, names, contract, sites, at };
+}
+
+/**
+ * Scans a planned document's texts, each with the analyzers' hits in it: the same scan, and
+ * findings in the same order, as classifyTree (which is this without analyzers).
+ */
+export function scanTree(
+  input: InspectInput,
+  plan: TreePlan,
+  hits: AnalyzerHits | undefined,
+): TreeScan {
+  const out: Collected = { findings: [], targets: [], memo: new Map() };
+  const { findings, targets } = plan.contract;
+  let c = 0;
+  const upTo = (n: number) => {
+    for (; c < n; c++) {
+      out.findings.push(findings[c]!);
+      out.targets.push(targets[c]!);
+    }
+  };
+  plan.sites.forEach((site, i) => {
+    upTo(plan.at[i]!);
+    scanText(input, site, out, hits?.get(site));
+  });
+  upTo(findings.length);
+  return { top: plan.top, collected: out, names: plan.names };
 }
 
 /**
@@ -253,43 +321,98 @@ function aboveLowest(hits: DetectorHit[], lowest: string): readonly DetectorHit[
   return hits;
 }
 
-/** Scans one text at its place: each hit becomes a finding and the target its action edits. */
+/**
+ * The detectors' hits and the analyzers' in one text, non-overlapping, sorted by start. Where
+ * spans overlap the detectors' own precedence decides (src/detect): higher level, then longer
+ * span, then earlier start, then detector id, then score; a tie keeps the built-in detector's.
+ * Analyzer hits at the lowest level are never findings, like the detectors'.
+ */
+export function mergeHits(
+  builtin: readonly DetectorHit[],
+  extra: readonly AnalyzerHit[],
+  levels: Levels,
+): readonly (DetectorHit | AnalyzerHit)[] {
+  const cands: (DetectorHit | AnalyzerHit)[] = [...builtin];
+  for (const h of extra) if (h.level !== levels.lowest && h.end > h.start) cands.push(h);
+  if (cands.length === builtin.length) return builtin;
+  const rank = (h: DetectorHit) => (levels.has(h.level) ? levels.rankOf(h.level) : -1);
+  sortSmall(
+    cands,
+    (a, b) =>
+      rank(b) - rank(a) ||
+      b.end - b.start - (a.end - a.start) ||
+      a.start - b.start ||
+      (a.detector < b.detector ? -1 : a.detector > b.detector ? 1 : 0) ||
+      b.score - a.score,
+  );
+  // Accepted spans, sorted by start; none overlaps another.
+  const kept: (DetectorHit | AnalyzerHit)[] = [];
+  for (const c of cands) {
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (kept[mid]!.start < c.start) lo = mid + 1;
+      else hi = mid;
+    }
+    if ((lo > 0 && kept[lo - 1]!.end > c.start) || (lo < kept.length && kept[lo]!.start < c.end))
+      continue;
+    kept.splice(lo, 0, c);
+  }
+  return kept;
+}
+
+/**
+ * Scans one text at its place: each hit becomes a finding and the target its action edits.
+ * `extra`: the external analyzers' hits in this text, merged with the detectors'.
+ */
 export function scanText(
   input: Pick<InspectInput, 'route' | 'policy' | 'direction'>,
   site: TextSite,
   out: Collected,
+  extra?: readonly AnalyzerHit[],
 ): void {
+  if (site.text.length === 0) return;
+  let hits: readonly (DetectorHit | AnalyzerHit)[] = NO_HITS;
+  if (input.route.detectors) hits = builtinHits(input, input.route.detectors, site, out);
+  if (extra && extra.length > 0) hits = mergeHits(hits, extra, input.policy.levels);
+  if (hits.length > 0) addHits(input, site, hits, out);
+}
+
+/** The built-in detectors' hits in a site's text (short texts remembered, see below). */
+function builtinHits(
+  input: Pick<InspectInput, 'route' | 'policy' | 'direction'>,
+  detectors: CompiledDetectors,
+  site: TextSite,
+  out: Collected,
+): readonly DetectorHit[] {
   const text = site.text;
-  const detectors = input.route.detectors;
-  if (!detectors || text.length === 0) return;
   const chars = charsOf(site);
   const field = site.kind === 'field';
-  let hits: readonly DetectorHit[] = NO_HITS;
   if (
     (site.kind === 'key' && text.length <= MEMO_MAX_LENGTH) ||
     (site.kind === 'number' && text.length <= PLAIN_NUMBER_MAX_LENGTH)
   ) {
-    // Only the detectors' verdict is remembered: hits from any other source join below.
+    // Only the detectors' verdict is remembered: hits from any other source join after.
     const plain = plainTexts(detectors);
     const context = innermostKey(site.loc);
-    if (!plain.byContext.get(context)?.has(text)) {
-      hits = detectText(input, text, keysOf(site.loc), chars);
-      if (hits.length === 0) remember(plain, context, text);
-    }
-  } else if (out.memo && text.length <= MEMO_MAX_LENGTH) {
+    if (plain.byContext.get(context)?.has(text)) return NO_HITS;
+    const hits = detectText(input, text, keysOf(site.loc), chars);
+    if (hits.length === 0) remember(plain, context, text);
+    return hits;
+  }
+  if (out.memo && text.length <= MEMO_MAX_LENGTH) {
     // Only the innermost key is context to the detectors.
     const key = field ? (site.keys[site.keys.length - 1] ?? '') : innermostKey(site.loc);
     let byText = out.memo.get(key);
     if (!byText) out.memo.set(key, (byText = new Map()));
     const known = byText.get(text);
-    if (known) hits = known;
-    else
-      byText.set(
-        text,
-        (hits = detectText(input, text, field ? site.keys : keysOf(site.loc), chars)),
-      );
-  } else hits = detectText(input, text, field ? site.keys : keysOf(site.loc), chars);
-  if (hits.length > 0) addHits(input, site, hits, out);
+    if (known) return known;
+    const hits = detectText(input, text, field ? site.keys : keysOf(site.loc), chars);
+    byText.set(text, hits);
+    return hits;
+  }
+  return detectText(input, text, field ? site.keys : keysOf(site.loc), chars);
 }
 
 /** Which prefilter characters a site's text holds, when its reader knows (detect/chars.ts). */
@@ -353,6 +476,8 @@ export interface TextHit {
   /** UTF-16 offsets in the site's text. */
   start: number;
   end: number;
+  /** The external analyzer that found it (src/analyze), when not a detector. */
+  analyzer?: string;
 }
 
 /**
@@ -377,6 +502,7 @@ export function addHits(
       span: span ?? { start: h.start, end: h.end },
     };
     if (site.fn !== undefined) f.function = site.fn;
+    if ('analyzer' in h) f.analyzer = h.analyzer;
     out.findings.push(f);
     out.targets.push(targetAt(site, h.start, h.end));
   }

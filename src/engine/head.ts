@@ -211,6 +211,7 @@ export function redactedTarget(
     identityHeaders: false,
     format: 'json',
     inspectHeaders: [],
+    monitor: false,
     detectors: (defaults ??= compileDetectors({ custom: [] })),
   };
   try {

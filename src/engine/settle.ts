@@ -6,7 +6,7 @@
 import { CallguardError } from '../errors.js';
 import { maskText } from '../enforce/actions.js';
 import { decide } from '../policy/decide.js';
-import { combineHolds } from '../policy/types.js';
+import { actionRank, combineHolds } from '../policy/types.js';
 import type { Action, Decision, Finding, FindingDecision, HoldSpec } from '../policy/types.js';
 import { applyActions, valueOf } from './apply.js';
 import type { TreeScan } from './classify.js';
@@ -39,10 +39,44 @@ export function judge(
     const fp = input.fingerprint;
     decision.findings.forEach((f, i) => (f.fingerprint = fp(valueAt(i))));
   }
+  monitor(input, decision, actions);
   if (decision.action === 'block') {
     throw refusal(decision, 'block', `${what} carries values the policy blocks`);
   }
   return { decision, actions };
+}
+
+const ALLOW: Action = { type: 'allow' };
+
+/**
+ * Monitor mode (docs/analyzers.md): a finding of a `mode: monitor` route, or of an analyzer
+ * in that mode, keeps the action the policy chose as `monitor` and is allowed: recorded,
+ * counted, never acted on. The call's action is then the strictest of the others.
+ */
+function monitor(
+  input: Pick<InspectInput, 'route'>,
+  decision: Decision,
+  actions: Map<FindingDecision, Action>,
+): void {
+  const { route } = input;
+  const watched = route.monitor
+    ? undefined
+    : route.analyzers?.filter((a) => a.monitor).map((a) => a.name);
+  if (!route.monitor && !watched?.length) return;
+  let strictest: Action['type'] = 'allow';
+  for (const f of decision.findings) {
+    if (route.monitor || (f.analyzer !== undefined && watched?.includes(f.analyzer))) {
+      f.monitor = f.action;
+      if (f.action !== 'allow') {
+        decision.trace.push(
+          `monitor: ${f.direction} ${f.path} (${f.level}) left unchanged; enforced it would be ${f.action} by rule "${f.rule}"`,
+        );
+      }
+      f.action = 'allow';
+      actions.set(f, ALLOW);
+    } else if (actionRank(f.action) < actionRank(strictest)) strictest = f.action;
+  }
+  decision.action = strictest;
 }
 
 /** The `blocked` error for the findings of `decision` whose action is `action`. */

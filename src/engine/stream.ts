@@ -7,6 +7,14 @@
 // of JSON text (tool-call arguments) is followed by a small lexer, so a value found outside
 // a string literal (a bare number) is replaced by a JSON string and one inside a literal by
 // escaped text: the arguments stay JSON. Pure: bytes in, bytes out, no I/O.
+//
+// On a route with external analyzers a chunk takes two steps around the analyzers' I/O:
+// plan() splits it into events and lists the texts they bring (each event's own strings,
+// data that is not JSON, and for each channel that can release text, its unreleased text
+// with some released context: the "window"); push() with the analyzers' hits then does the
+// rest. A channel then holds its text back to the end of a sentence (bounded like any
+// hold), so an analyzer reads a name or an address whole; and a channel whose window was
+// not analyzed releases nothing.
 
 import { CallguardError, errorBody } from '../errors.js';
 import { eventDeltas } from '../payload/formats/deltas.js';
@@ -18,9 +26,10 @@ import type { SseEvent } from '../payload/sse.js';
 import { actionRank } from '../policy/types.js';
 import type { Action, Decision, Finding, FindingDecision } from '../policy/types.js';
 import { replacer } from './apply.js';
-import { classifyTree, detectText } from './classify.js';
+import { detectText, mergeHits, planTree, scanTree } from './classify.js';
+import type { TreePlan } from './classify.js';
 import { judge, refusal, settle } from './settle.js';
-import type { InspectInput } from './types.js';
+import type { AnalyzedText, AnalyzerHit, AnalyzerHits, InspectInput } from './types.js';
 
 /** What a stream inspector works with: an inspection's input without a body. */
 export interface StreamInput extends Omit<InspectInput, 'body'> {
@@ -64,12 +73,39 @@ interface DeltaState {
   final?: string;
 }
 
-/** A detector hit in a channel's text (absolute offsets). */
+/** A detector's or an analyzer's hit in a channel's text (absolute offsets). */
 interface ChannelHit {
   start: number;
   end: number;
   detector: string;
   level: string;
+  score: number;
+  analyzer?: string;
+}
+
+/** One event of a planned chunk, read. */
+interface PlannedEvent {
+  e: SseEvent;
+  /** Data that is JSON: parsed, its own texts listed (the deltas apart). */
+  json?: { bytes: Buffer; root: JsonNode; tree: TreePlan; deltas: Delta[]; ends: boolean };
+  /** Data that is not JSON: one text, scanned whole. */
+  text?: AnalyzedText;
+}
+
+/** A chunk split into events, with the texts the analyzers are to read (plan()). */
+export interface StreamBatch {
+  /** The texts to give the route's analyzers; their hits are keyed by these. */
+  readonly items: readonly AnalyzedText[];
+}
+
+class Batch implements StreamBatch {
+  readonly items: AnalyzedText[] = [];
+  readonly events: PlannedEvent[] = [];
+  /** Per channel name: its window's offset in the channel's text, and the window. */
+  readonly windows = new Map<string, { start: number; item: AnalyzedText }>();
+  /** Reading failed (an event too large, a contract violation): push() stops with it. */
+  error: unknown;
+  constructor(readonly end: boolean) {}
 }
 
 interface DecidedHit {
@@ -82,6 +118,7 @@ interface DecidedHit {
 }
 
 interface Channel {
+  name: string;
   /** The channel's text from `base` on (earlier text is released and dropped). */
   text: string;
   base: number;
@@ -187,6 +224,10 @@ export class StreamInspector {
   /** Set when the stream was stopped: the error to record. */
   error: CallguardError | undefined;
   changed = false;
+  /** The analyzers' hits for the batch being pushed. */
+  private analyzed: AnalyzerHits | undefined;
+  /** The analyzers' hits in each channel's window (absolute offsets), for that batch. */
+  private readonly windowHits = new Map<string, AnalyzerHit[]>();
 
   constructor(
     private readonly input: StreamInput,
@@ -200,20 +241,127 @@ export class StreamInspector {
     return { action: this.action, findings: this.findings, trace: this.trace };
   }
 
-  push(chunk: Uint8Array, end: boolean): StreamOutput {
-    if (this.stopped) return { body: new Uint8Array(0), stopped: true };
+  /**
+   * The first step of a chunk on a route with analyzers: splits it into events and lists the
+   * texts they bring. push() must follow with the batch, before the next plan().
+   */
+  plan(chunk: Uint8Array, end: boolean): StreamBatch {
+    return this.batch(chunk, end);
+  }
+
+  private batch(chunk: Uint8Array, end: boolean): Batch {
+    const batch = new Batch(end);
+    if (this.stopped) return batch;
     try {
       const events = this.splitter.push(chunk);
       if (end) {
         const last = this.splitter.flush();
         if (last) events.push(last);
       }
-      for (const e of events) this.accept(e);
-      if (end) for (const ch of this.channels.values()) this.release(ch, true);
+      for (const e of events) batch.events.push(this.read(e, batch));
+      this.plannedWindows(batch);
+    } catch (e) {
+      // The events read before it are still taken (their findings recorded), then the
+      // stream stops: nothing is released. The analyzers are not asked.
+      batch.error = e;
+      batch.items.length = 0;
+      batch.windows.clear();
+    }
+    return batch;
+  }
+
+  /**
+   * A chunk, inspected: what is safe to release goes on. With analyzers, `chunk` is the
+   * batch plan() made of it, and `hits` the analyzers' hits in its texts.
+   */
+  push(chunk: Uint8Array | StreamBatch, end: boolean, hits?: AnalyzerHits): StreamOutput {
+    if (this.stopped) return { body: new Uint8Array(0), stopped: true };
+    let batch: Batch;
+    if (chunk instanceof Batch) batch = chunk;
+    else if (chunk instanceof Uint8Array) batch = this.batch(chunk, end);
+    else throw new TypeError('not a batch of plan()');
+    this.analyzed = hits;
+    this.windowHits.clear();
+    try {
+      for (const [name, w] of batch.windows) {
+        const found = hits?.get(w.item) ?? [];
+        this.windowHits.set(
+          name,
+          found.map((h) => ({ ...h, start: h.start + w.start, end: h.end + w.start })),
+        );
+      }
+      for (const e of batch.events) this.accept(e);
+      if (batch.error !== undefined) return this.stop(batch.error);
+      if (batch.end) for (const ch of this.channels.values()) this.release(ch, true);
       return { body: this.drain(), stopped: false };
     } catch (e) {
       return this.stop(e);
+    } finally {
+      this.analyzed = undefined;
     }
+  }
+
+  /** Reads one event: its data parsed and its own texts listed, or its data as text. */
+  private read(e: SseEvent, batch: Batch): PlannedEvent {
+    const { data } = parseEvent(e.raw);
+    if (data === undefined || data === '[DONE]') return { e };
+    const bytes = Buffer.from(data, 'utf8');
+    let root: JsonNode;
+    try {
+      root = parseJson(bytes, { maxDepth: this.input.maxDepth });
+    } catch (err) {
+      if (!(err instanceof CallguardError)) throw err;
+      // Data that is not JSON is text: scanned whole.
+      const text = { text: data };
+      batch.items.push(text);
+      return { e, text };
+    }
+    const { deltas, ends } = eventDeltas(this.input.route.format, root);
+    const tree = planTree(
+      { ...this.input, body: bytes },
+      root,
+      bytes,
+      deltas.map((d) => d.node),
+    );
+    batch.items.push(...tree.sites);
+    return { e, json: { bytes, root, tree, deltas, ends } };
+  }
+
+  /**
+   * On a route with analyzers, the window of each channel that may release text in this
+   * batch: its unreleased text and the batch's fragments, after some released context.
+   */
+  private plannedWindows(batch: Batch): void {
+    if (!this.input.route.analyzers?.length) return;
+    const added = new Map<string, string>();
+    for (const ev of batch.events)
+      for (const d of ev.json?.deltas ?? [])
+        added.set(d.channel, (added.get(d.channel) ?? '') + d.node.value);
+    const names = new Set([...this.channels.keys(), ...added.keys()]);
+    for (const name of names) {
+      const ch = this.channels.get(name) ?? {
+        name,
+        text: '',
+        base: 0,
+        released: 0,
+        fragments: [],
+        keyEdits: 0,
+      };
+      const after: Channel = { ...ch, text: ch.text + (added.get(name) ?? '') };
+      const total = after.base + after.text.length;
+      if (total <= ch.released) continue;
+      if (!batch.end && this.safePoint(after) <= ch.released) continue; // nothing to release
+      const start = Math.max(ch.base, ch.released - CONTEXT_CHARS);
+      const item = { text: after.text.slice(start - ch.base) };
+      batch.windows.set(name, { start, item });
+      batch.items.push(item);
+    }
+  }
+
+  /** Stops the stream with `e` (an analyzer the policy needs did not answer): an error event. */
+  fail(e: CallguardError): StreamOutput {
+    if (this.stopped) return { body: new Uint8Array(0), stopped: true };
+    return this.stop(e);
   }
 
   private stop(e: unknown): StreamOutput {
@@ -236,30 +384,19 @@ export class StreamInspector {
     return { body: errorEvent(JSON.stringify(body)), stopped: true };
   }
 
-  private accept(e: SseEvent): void {
+  private accept(ev: PlannedEvent): void {
+    const { e } = ev;
     const index = this.events++;
-    const { data } = parseEvent(e.raw);
     const pending: PendingEvent = { index, raw: e.raw, deltas: [] };
     this.queue.push(pending);
-    if (data === undefined || data === '[DONE]') return;
-    const bytes = Buffer.from(data, 'utf8');
-    let root: JsonNode;
-    try {
-      root = parseJson(bytes, { maxDepth: this.input.maxDepth });
-    } catch (err) {
-      if (!(err instanceof CallguardError)) throw err;
-      // Data that is not JSON is text: scanned whole.
-      this.settleText(pending, data);
+    if (ev.text) {
+      this.settleText(pending, ev.text);
       return;
     }
-    const { deltas, ends } = eventDeltas(this.input.route.format, root);
+    if (!ev.json) return;
+    const { bytes, tree, deltas, ends } = ev.json;
     const input: InspectInput = { ...this.input, body: bytes };
-    const scan = classifyTree(
-      input,
-      root,
-      bytes,
-      deltas.map((d) => d.node),
-    );
+    const scan = scanTree(input, tree, this.analyzed);
     const prefix = `/events/${index}`;
     for (const f of scan.collected.findings) f.path = prefix + f.path;
     const done = settle(input, scan);
@@ -300,7 +437,7 @@ export class StreamInspector {
   private channel(name: string, json: boolean): Channel {
     let ch = this.channels.get(name);
     if (!ch) {
-      ch = { text: '', base: 0, released: 0, fragments: [], keyEdits: 0 };
+      ch = { name, text: '', base: 0, released: 0, fragments: [], keyEdits: 0 };
       if (json) ch.lexer = new JsonLexer();
       this.channels.set(name, ch);
     }
@@ -308,8 +445,9 @@ export class StreamInspector {
   }
 
   /** Non-JSON data: one text, scanned and replaced whole. */
-  private settleText(pending: PendingEvent, data: string): void {
-    const hits = this.hits(data, 0);
+  private settleText(pending: PendingEvent, item: AnalyzedText): void {
+    const data = item.text;
+    const hits = this.merged(this.hits(data, 0), this.analyzed?.get(item));
     if (hits.length === 0) return;
     const text = this.rewrite(data, 0, hits, `/events/${pending.index}`);
     pending.raw = withData(pending.raw, text);
@@ -334,7 +472,18 @@ export class StreamInspector {
     const from = ch.released;
     const contextStart = Math.max(ch.base, from - CONTEXT_CHARS);
     const scanned = ch.text.slice(contextStart - ch.base, safe - ch.base);
-    let hits = this.hits(scanned, contextStart).filter((h) => h.end > from);
+    let hits = this.hits(scanned, contextStart);
+    if (this.input.route.analyzers?.length) {
+      // Only text the analyzers read goes on; their spans may reach past the safe point,
+      // and then hold the fragments they start in, like any value crossing the cut.
+      const found = this.windowHits.get(ch.name);
+      if (!found) return;
+      hits = this.merged(
+        hits,
+        found.filter((h) => h.start >= contextStart && h.start < safe),
+      );
+    }
+    hits = hits.filter((h) => h.end > from);
     // A value crossing the cut keeps its fragments held (unless everything is released).
     for (;;) {
       const crossing = hits.find((h) => h.start < cut && h.end > cut);
@@ -363,8 +512,29 @@ export class StreamInspector {
     ch.lexer?.drop(keep);
   }
 
-  /** Where the held tail begins: the start of a run that could still grow into a value. */
+  /**
+   * Where the held tail begins: the start of a run that could still grow into a value; with
+   * analyzers, the end of the last sentence (within the hold limit), so names and addresses
+   * are read whole.
+   */
   private safePoint(ch: Channel): number {
+    const word = this.wordSafePoint(ch);
+    if (!this.input.route.analyzers?.length) return word;
+    const text = ch.text;
+    const floor = Math.max(0, text.length - this.limits.maxHoldChars, ch.released - ch.base);
+    for (let i = text.length; i > floor; i--) {
+      const c = text.charCodeAt(i - 1);
+      const ends = c === 0x0a || (isSpace(c) && isSentenceEnd(text.charCodeAt(i - 2)));
+      // Never past the word-level point: an open PEM block spans lines.
+      if (ends) return Math.min(ch.base + i, word);
+    }
+    // No sentence end yet: hold it all while it fits the hold limit, then release word by
+    // word as without analyzers.
+    const held = text.length - (ch.released - ch.base);
+    return held < this.limits.maxHoldChars ? Math.min(ch.released, word) : word;
+  }
+
+  private wordSafePoint(ch: Channel): number {
     const text = ch.text;
     const total = ch.base + text.length;
     const pem = text.lastIndexOf('-----BEGIN');
@@ -401,14 +571,21 @@ export class StreamInspector {
       end: h.end + offset,
       detector: h.detector,
       level: h.level,
+      score: h.score,
     }));
+  }
+
+  /** The detectors' hits and the analyzers' (same offsets), merged as in a body. */
+  private merged(hits: ChannelHit[], found: readonly AnalyzerHit[] | undefined): ChannelHit[] {
+    if (!found || found.length === 0) return hits;
+    return [...mergeHits(hits, found, this.input.policy.levels)];
   }
 
   private decideHits(hits: ChannelHit[], ch: Channel): DecidedHit[] {
     if (hits.length === 0) return [];
     const findings: Finding[] = hits.map((h) => {
       const frag = ch.fragments.find((f) => f.end > h.start) ?? ch.fragments[0];
-      return {
+      const f: Finding = {
         direction: this.input.direction,
         path: frag?.delta.path ?? '',
         level: h.level,
@@ -416,6 +593,8 @@ export class StreamInspector {
         detector: h.detector,
         span: { start: h.start, end: h.end },
       };
+      if (h.analyzer !== undefined) f.analyzer = h.analyzer;
+      return f;
     });
     const { decision, actions } = judge(
       this.input,
@@ -472,6 +651,7 @@ export class StreamInspector {
   /** Text scanned whole (non-JSON data): decided and replaced at once. */
   private rewrite(text: string, base: number, hits: ChannelHit[], path: string): string {
     const ch: Channel = {
+      name: '',
       text,
       base,
       released: 0,
@@ -526,6 +706,11 @@ export class StreamInspector {
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0xa0;
+}
+
+/** `.`, `!`, `?`: a sentence ends there when a space follows. */
+function isSentenceEnd(c: number): boolean {
+  return c === 0x2e || c === 0x21 || c === 0x3f;
 }
 
 function isDigitLike(c: number): boolean {

@@ -132,6 +132,23 @@ export interface FieldSite extends SiteBase {
  */
 export type TextSite = StringSite | NumberSite | KeySite | FieldSite;
 
+/**
+ * A span an external analyzer (src/analyze) found in a text: a detector hit whose detector
+ * and level come from the analyzer's entity mapping, in UTF-16 offsets of the text.
+ */
+export interface AnalyzerHit extends DetectorHit {
+  /** The analyzer's name in the policy. */
+  analyzer: string;
+}
+
+/** A text an analyzer is given: a TextSite of a body, or a text of a streamed answer. */
+export interface AnalyzedText {
+  readonly text: string;
+}
+
+/** The analyzers' hits, by the text they were found in (an item of the plan). */
+export type AnalyzerHits = ReadonlyMap<AnalyzedText, readonly AnalyzerHit[]>;
+
 /** Findings and their targets, index for index. */
 export interface Collected {
   findings: Finding[];

@@ -5,8 +5,10 @@
 
 import { randomUUID } from 'node:crypto';
 import { CallguardError } from '../errors.js';
-import { inspect, StreamInspector } from '../engine/index.js';
-import type { HeadInspection, InspectInput } from '../engine/index.js';
+import { completeInspection, inspect, planInspection, StreamInspector } from '../engine/index.js';
+import type { AnalyzedText, AnalyzerHits, HeadInspection, InspectInput } from '../engine/index.js';
+import type { Analyzers } from '../analyze/index.js';
+import type { AnalyzerRecord } from '../audit/record.js';
 import { approvalGate, approvalSummary } from '../approval/gate.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { CompiledPolicy, RoutePlan } from '../policy/compile.js';
@@ -46,6 +48,13 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const EMPTY = Buffer.alloc(0);
 /** A body's decision before there is one: the head's alone goes into the record. */
 const nothing = (): Decision => ({ action: 'allow', findings: [], trace: [] });
+/**
+ * Analyzer timeouts up to this fit in Envoy's message_timeout (2 s shipped) beside
+ * callguard's own work; a longer one first extends Envoy's timer by it plus ANALYSIS_MARGIN_MS.
+ */
+const ANALYSIS_IN_TIMER_MS = 1000;
+const ANALYSIS_MARGIN_MS = 2000;
+const NO_HITS: AnalyzerHits = new Map();
 
 export interface ExchangeDeps {
   policy(): CompiledPolicy;
@@ -57,6 +66,8 @@ export interface ExchangeDeps {
   approvals?: ApprovalService | undefined;
   /** Keyed fingerprint of a finding's value for the audit record (audit/fingerprint.ts). */
   fingerprint?: (value: string) => string;
+  /** The external analyzers' clients (routes with `analyzers:`); none: such routes refuse. */
+  analyzers?: Analyzers | undefined;
   now?: () => number;
   newId?: () => string;
   /**
@@ -327,10 +338,31 @@ export class Exchange {
     this.facts[direction] = joinDecisions(this.head[direction]?.decision, body);
   }
 
-  /** One chunk of a streamed answer: what is safe to release of it goes on. */
-  private onStreamChunk(stream: StreamInspector, m: HttpBody): ProcessingResponse {
+  /**
+   * One chunk of a streamed answer: what is safe to release of it goes on. On a route with
+   * analyzers the chunk's texts go to them first (StreamInspector.plan); if they fail and
+   * the policy says block, the stream is stopped with an error event.
+   */
+  private async onStreamChunk(
+    stream: StreamInspector,
+    route: RoutePlan,
+    m: HttpBody,
+    interim: (r: ProcessingResponse) => void,
+  ): Promise<ProcessingResponse> {
     const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
-    const out = stream.push(raw, m.end_of_stream === true);
+    const end = m.end_of_stream === true;
+    let out;
+    if (route.analyzers?.length) {
+      const batch = stream.plan(raw, end);
+      let hits: AnalyzerHits | undefined;
+      try {
+        hits = await this.analyze(route, 'response', batch.items, interim);
+      } catch (e) {
+        if (!(e instanceof CallguardError)) throw e;
+        out = stream.fail(e);
+      }
+      out ??= stream.push(batch, end, hits);
+    } else out = stream.push(raw, end);
     this.note('response', stream.decision());
     if (out.stopped && stream.error && !this.facts.error) {
       // The stream goes on with an error event (its headers are gone): recorded as refused.
@@ -426,7 +458,7 @@ export class Exchange {
     const route = f.route;
     if (!route || !this.policy) throw new TypeError(`${key} before request headers`);
     if (direction === 'request') this.decided = true;
-    if (side.stream) return this.onStreamChunk(side.stream, m);
+    if (side.stream) return this.onStreamChunk(side.stream, route, m, interim);
     const raw = m.body ?? EMPTY; // the decoded message's own bytes: read, never copied
     if (direction === 'request' && raw.length === 0) this.requireBody(false);
     if (!side.inspect || raw.length === 0) return { [key]: { response: {} } };
@@ -439,7 +471,15 @@ export class Exchange {
     const body = decodeBody(raw, side.encoding, limit);
     let result;
     try {
-      result = inspect({ ...this.engineInput(this.policy, route, direction), body });
+      const input = { ...this.engineInput(this.policy, route, direction), body };
+      if (route.analyzers?.length) {
+        // The analyzers get the texts the detectors read; their spans join the detectors'.
+        const plan = planInspection(input);
+        result = completeInspection(
+          plan,
+          await this.analyze(route, direction, plan.sites, interim),
+        );
+      } else result = inspect(input);
     } catch (e) {
       // A refused body's findings still belong in the record (paths, levels, fingerprints).
       if (e instanceof CallguardError && e.decision) this.note(direction, e.decision);
@@ -498,6 +538,87 @@ export class Exchange {
         },
       },
     };
+  }
+
+  /**
+   * The route's analyzers over `items` (one request each at most): their hits for the engine,
+   * what each did noted for the record. A failure refuses the call (503
+   * analyzer_unavailable), unless the analyzer's on_error is allow_with_record or it (or the
+   * route) is in monitor mode: then the texts go on without its hits, and the record says so.
+   */
+  private async analyze(
+    route: RoutePlan,
+    direction: Direction,
+    items: readonly AnalyzedText[],
+    interim: (r: ProcessingResponse) => void,
+  ): Promise<AnalyzerHits> {
+    const plans = route.analyzers ?? [];
+    if (items.length === 0 || plans.length === 0) return NO_HITS;
+    const pool = this.deps.analyzers;
+    if (!pool) {
+      throw new CallguardError('analyzer_unavailable', 'no analyzer client is configured', {
+        rule: plans.map((p) => `analyzers.${p.name}`).join(','),
+      });
+    }
+    // The analyzers run side by side: the longest timeout bounds the wait.
+    const budget = Math.max(...plans.map((p) => p.timeoutMs));
+    if (budget > ANALYSIS_IN_TIMER_MS) {
+      const ms = budget + ANALYSIS_MARGIN_MS;
+      interim({
+        override_message_timeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
+      });
+    }
+    const { hits, uses } = await pool.run(plans, items);
+    const refused: string[] = [];
+    for (const { plan, use } of uses) {
+      const rec: AnalyzerRecord = { ...use, direction };
+      if (use.outcome === 'failed') {
+        rec.on_error = route.monitor || plan.monitor ? 'monitor' : plan.onError;
+        if (rec.on_error === 'block') refused.push(plan.name);
+        // Names, reasons and counts only: never a text.
+        this.log.warn(
+          {
+            analyzer: plan.name,
+            direction,
+            error: use.error,
+            status: use.status,
+            texts: use.texts,
+            ms: use.duration_ms,
+            on_error: rec.on_error,
+          },
+          'analyzer failed',
+        );
+      }
+      this.noteAnalyzer(rec);
+    }
+    if (refused.length > 0) {
+      throw new CallguardError(
+        'analyzer_unavailable',
+        `analyzer ${refused.join(', ')} did not answer in time or properly; the call was not forwarded`,
+        { rule: refused.map((n) => `analyzers.${n}`).join(',') },
+      );
+    }
+    return hits;
+  }
+
+  /** One analyzer use for the record; a stream's batches are summed per analyzer and side. */
+  private noteAnalyzer(rec: AnalyzerRecord): void {
+    const list = (this.facts.analyzers ??= []);
+    const known = list.find((r) => r.analyzer === rec.analyzer && r.direction === rec.direction);
+    if (!known) {
+      list.push(rec);
+      return;
+    }
+    known.texts += rec.texts;
+    known.cached += rec.cached;
+    known.requests += rec.requests;
+    known.duration_ms = Math.round((known.duration_ms + rec.duration_ms) * 1000) / 1000;
+    if (rec.outcome === 'failed' && known.outcome === 'ok') {
+      known.outcome = 'failed';
+      if (rec.error) known.error = rec.error;
+      if (rec.status !== undefined) known.status = rec.status;
+      if (rec.on_error) known.on_error = rec.on_error;
+    }
   }
 
   /**

@@ -23,6 +23,7 @@ import type { Tokenizer } from '../enforce/tokenize.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { CallguardMetrics, Phase } from '../metrics.js';
 import { AdmissionControl, streamRefusal, withoutRefusals } from './admission-control.js';
+import type { Analyzers } from '../analyze/index.js';
 
 export interface GrpcDeps {
   config: Config;
@@ -33,6 +34,8 @@ export interface GrpcDeps {
   approvals?: ApprovalService | undefined;
   policy(): CompiledPolicy;
   fingerprint?: (value: string) => string;
+  /** The external analyzers' clients (policy `analyzers:`). */
+  analyzers?: Analyzers | undefined;
   /** Open streams and per-phase latency (sessions are counted by the sink, at finish). */
   metrics: Pick<CallguardMetrics, 'openStreams' | 'phase' | 'admission'>;
 }

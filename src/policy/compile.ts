@@ -6,7 +6,7 @@ import { compileContract, ContractCompileError, createAjv } from './contract.js'
 import type { CompiledContract } from './contract.js';
 import type { CompiledRule, DecisionDefaults } from './decide.js';
 import { CLEAR_THRESHOLD_LEVEL, DEFAULT_LEVELS, Levels } from './levels.js';
-import type { ActionDoc, HoldDoc, PolicyDocument, RuleDoc } from './schema.js';
+import type { ActionDoc, AnalyzerDoc, HoldDoc, PolicyDocument, RuleDoc } from './schema.js';
 import type { Action, Direction } from './types.js';
 import { BUILTIN_DETECTORS, compileDetectors, DetectorLevelError } from '../detect/index.js';
 import type { CompiledDetectors, CustomDetectorConfig } from '../detect/index.js';
@@ -18,6 +18,57 @@ export interface FunctionPlan {
   request?: CompiledContract;
   response?: CompiledContract;
 }
+
+/** What an analyzer's entity type becomes: a detector id and a level, as a detector hit. */
+export interface EntityMapping {
+  detector: string;
+  level: string;
+  /** Spans of this type scoring below are ignored. */
+  minScore: number;
+}
+
+/**
+ * An external analyzer (docs/analyzers.md): an HTTP service that finds entity spans in the
+ * texts the detectors read. The policy only describes it; src/analyze calls it.
+ */
+export interface AnalyzerPlan {
+  name: string;
+  kind: 'presidio' | 'webhook';
+  url: string;
+  /** By entity type as the service names it. */
+  entities: ReadonlyMap<string, EntityMapping>;
+  /** presidio: the texts' language. */
+  language: string;
+  /** The lowest score asked for (presidio's score_threshold; the webhook's min_score). */
+  scoreThreshold: number;
+  /** For one body's analysis, waiting for a free slot included. */
+  timeoutMs: number;
+  maxConcurrency: number;
+  onError: 'block' | 'allow_with_record';
+  /** Its findings are recorded, never acted on. */
+  monitor: boolean;
+  cache: { ttlMs: number; maxEntries: number };
+  /**
+   * The settings above as one string: a reload that keeps them keeps the analyzer's client
+   * (its connections, concurrency slots and cache).
+   */
+  key: string;
+}
+
+export const ANALYZER_DEFAULTS = {
+  language: 'en',
+  scoreThreshold: 0.5,
+  timeoutMs: 200,
+  maxConcurrency: 8,
+  onError: 'block',
+  cacheTtlMs: 30_000,
+  cacheMaxEntries: 10_000,
+} as const;
+
+/** Longest analyzer timeout: far below Envoy's max_message_timeout (30 s shipped). */
+export const ANALYZER_MAX_TIMEOUT_MS = 20_000;
+/** Longest cache time: the cache is for a conversation's repeated turns, not for storage. */
+const ANALYZER_MAX_CACHE_TTL_MS = 3_600_000;
 
 export interface RoutePlan {
   name: string;
@@ -41,6 +92,10 @@ export interface RoutePlan {
   detokenize?: ReadonlySet<string>;
   /** Request and response headers whose values the detectors read (lower case). */
   inspectHeaders: readonly string[];
+  /** External analyzers run over the texts the detectors read (none: undefined). */
+  analyzers?: readonly AnalyzerPlan[];
+  /** `mode: monitor`: findings are recorded, nothing is changed or refused. */
+  monitor: boolean;
 }
 
 export interface CompiledPolicy {
@@ -48,6 +103,8 @@ export interface CompiledPolicy {
   routes: readonly RoutePlan[];
   routesByName: ReadonlyMap<string, RoutePlan>;
   functions: ReadonlyMap<string, FunctionPlan>;
+  /** External analyzers by name (routes hold the ones they run). */
+  analyzers: ReadonlyMap<string, AnalyzerPlan>;
   rules: readonly CompiledRule[];
   defaults: DecisionDefaults;
   /** Some rule tokenizes or some route detokenizes: token keys are required. */
@@ -114,7 +171,24 @@ export function compilePolicy(
       custom.push(c);
     });
   }
-  const detectorIds = new Set([...BUILTIN_DETECTORS.map((d) => d.id), ...custom.map((c) => c.id)]);
+  const analyzers = new Map<string, AnalyzerPlan>();
+  for (const { source, doc } of docs) {
+    for (const [name, a] of Object.entries(doc.analyzers ?? {})) {
+      if (analyzers.has(name)) {
+        throw new PolicyCompileError(
+          `analyzer "${name}" is defined twice`,
+          source,
+          `/analyzers/${name}`,
+        );
+      }
+      analyzers.set(name, compileAnalyzer(name, a, onLadder, source));
+    }
+  }
+  const detectorIds = new Set([
+    ...BUILTIN_DETECTORS.map((d) => d.id),
+    ...custom.map((c) => c.id),
+    ...[...analyzers.values()].flatMap((a) => [...a.entities.values()].map((e) => e.detector)),
+  ]);
   const { levelMap, idLevels } = detectorLevels(docs, onLadder, detectorIds);
   const withPacks = docs.filter((d) => d.doc.detectors?.packs);
   if (withPacks.length > 1) {
@@ -195,11 +269,24 @@ export function compilePolicy(
         identityHeaders: r.upstream_headers?.identity ?? false,
         format: r.format ?? 'json',
         inspectHeaders: r.inspect_headers ?? [],
+        monitor: r.mode === 'monitor',
       };
       (r.inspect_headers ?? []).forEach((h, j) => {
         const why = refusedHeader(h);
         if (why) throw new PolicyCompileError(why, source, `${at}/inspect_headers/${j}`);
       });
+      if (r.analyzers && r.analyzers.length > 0) {
+        plan.analyzers = r.analyzers.map((name, j) => {
+          const a = analyzers.get(name);
+          if (!a)
+            throw new PolicyCompileError(
+              `unknown analyzer "${name}"`,
+              source,
+              `${at}/analyzers/${j}`,
+            );
+          return a;
+        });
+      }
       if (r.detokenize) plan.detokenize = new Set(r.detokenize.groups);
       const enabled = r.detectors?.enabled;
       if (enabled === undefined || enabled.length > 0) {
@@ -213,7 +300,7 @@ export function compilePolicy(
           }
         }
         for (const id of [...(enabled ?? []), ...(r.detectors?.disabled ?? [])]) {
-          if (!detectorIds.has(id)) {
+          if (!BUILTIN_IDS.has(id) && !custom.some((c) => c.id === id)) {
             throw new PolicyCompileError(`unknown detector "${id}"`, source, `${at}/detectors`);
           }
         }
@@ -287,7 +374,76 @@ export function compilePolicy(
     rules.some((r) => r.action.type === 'tokenize') ||
     defaults.action.type === 'tokenize' ||
     routes.some((r) => r.detokenize !== undefined);
-  return { levels, routes, routesByName, functions, rules, defaults, needsTokenKeys };
+  return {
+    levels,
+    routes,
+    routesByName,
+    functions,
+    analyzers,
+    rules,
+    defaults,
+    needsTokenKeys,
+  };
+}
+
+const BUILTIN_IDS = new Set(BUILTIN_DETECTORS.map((d) => d.id));
+
+function compileAnalyzer(
+  name: string,
+  a: AnalyzerDoc,
+  onLadder: ReadonlySet<string>,
+  source: string,
+): AnalyzerPlan {
+  const at = `/analyzers/${name}`;
+  if (a.language !== undefined && a.kind !== 'presidio') {
+    throw new PolicyCompileError(
+      'language applies to presidio analyzers only',
+      source,
+      `${at}/language`,
+    );
+  }
+  const scoreThreshold = a.score_threshold ?? ANALYZER_DEFAULTS.scoreThreshold;
+  const entities = new Map<string, EntityMapping>();
+  for (const [type, e] of Object.entries(a.entities)) {
+    if (!onLadder.has(e.level)) {
+      throw new PolicyCompileError(
+        `unknown level "${e.level}"`,
+        source,
+        `${at}/entities/${type}/level`,
+      );
+    }
+    entities.set(type, {
+      detector: e.detector,
+      level: e.level,
+      minScore: Math.max(scoreThreshold, e.min_score ?? 0),
+    });
+  }
+  const timeoutMs = durationMs(a.timeout ?? ANALYZER_DEFAULTS.timeoutMs);
+  if (timeoutMs < 1 || timeoutMs > ANALYZER_MAX_TIMEOUT_MS) {
+    throw new PolicyCompileError(
+      `timeout must be between 1ms and ${ANALYZER_MAX_TIMEOUT_MS / 1000}s`,
+      source,
+      `${at}/timeout`,
+    );
+  }
+  const ttlMs = durationMs(a.cache?.ttl ?? ANALYZER_DEFAULTS.cacheTtlMs);
+  if (ttlMs > ANALYZER_MAX_CACHE_TTL_MS) {
+    throw new PolicyCompileError('cache.ttl must be at most 1h', source, `${at}/cache/ttl`);
+  }
+  const plan: Omit<AnalyzerPlan, 'key'> = {
+    name,
+    kind: a.kind,
+    url: a.url,
+    entities,
+    language: a.language ?? ANALYZER_DEFAULTS.language,
+    scoreThreshold,
+    timeoutMs,
+    maxConcurrency: a.max_concurrency ?? ANALYZER_DEFAULTS.maxConcurrency,
+    onError: a.on_error ?? ANALYZER_DEFAULTS.onError,
+    monitor: a.mode === 'monitor',
+    cache: { ttlMs, maxEntries: a.cache?.max_entries ?? ANALYZER_DEFAULTS.cacheMaxEntries },
+  };
+  return { ...plan, key: JSON.stringify({ ...plan, entities: [...entities] }) };
 }
 
 /** The level names the built-in detectors use (on the default ladder). */

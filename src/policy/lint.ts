@@ -219,7 +219,10 @@ export const CHECKS: readonly LintCheck[] = [
         if (!rule.detectors) continue;
         const routes = policy.routes.filter((r) => !rule.routes || rule.routes.has(r.name));
         const running = new Set(
-          routes.flatMap((r) => (r.detectors?.active ?? []).map((a) => a.id)),
+          routes.flatMap((r) => [
+            ...(r.detectors?.active ?? []).map((a) => a.id),
+            ...(r.analyzers ?? []).flatMap((a) => [...a.entities.values()].map((e) => e.detector)),
+          ]),
         );
         const dead = [...rule.detectors].filter((id) => !running.has(id) && !fromContracts.has(id));
         if (dead.length === rule.detectors.size) {
@@ -227,6 +230,28 @@ export const CHECKS: readonly LintCheck[] = [
             source,
             pointer: `${at}/match/detectors`,
             message: `rule "${rule.name}" matches detectors (${dead.join(', ')}) that no route it applies to runs and no contract names: it never decides`,
+          });
+        }
+      }
+      return out;
+    },
+  },
+  {
+    code: 'analyzer-unused',
+    severity: 'warning',
+    summary: 'an analyzer no route runs',
+    run(loaded) {
+      const used = new Set(
+        loaded.policy.routes.flatMap((r) => (r.analyzers ?? []).map((a) => a.name)),
+      );
+      const out: Problem[] = [];
+      for (const d of loaded.documents) {
+        for (const name of Object.keys(d.doc.analyzers ?? {})) {
+          if (used.has(name)) continue;
+          out.push({
+            source: d.source,
+            pointer: `/analyzers/${name}`,
+            message: `analyzer "${name}" is defined, but no route runs it (routes[].analyzers)`,
           });
         }
       }

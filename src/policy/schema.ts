@@ -69,6 +69,52 @@ export const POLICY_DOCUMENT_SCHEMA = {
         },
       },
     },
+    analyzers: {
+      type: 'object',
+      propertyNames: { pattern: '^[a-z][a-z0-9_-]{0,63}$' },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['kind', 'url', 'entities'],
+        properties: {
+          /** presidio: Presidio analyzer's REST API; webhook: callguard's own contract. */
+          kind: { enum: ['presidio', 'webhook'] },
+          /** presidio: the service's base URL (POST <url>/analyze); webhook: the endpoint. */
+          url: { type: 'string', pattern: '^https?://[^\\s]+$' },
+          /** The entity types it reports, each mapped to a detector id and a level. */
+          entities: {
+            type: 'object',
+            minProperties: 1,
+            propertyNames: { pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+            additionalProperties: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['detector', 'level'],
+              properties: {
+                detector: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+                level: { type: 'string' },
+                min_score: { type: 'number', minimum: 0, maximum: 1 },
+              },
+            },
+          },
+          /** presidio only: the language of the texts. */
+          language: { type: 'string', pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$' },
+          score_threshold: { type: 'number', minimum: 0, maximum: 1 },
+          timeout: { $ref: '#/$defs/duration' },
+          max_concurrency: { type: 'integer', minimum: 1, maximum: 1024 },
+          on_error: { enum: ['block', 'allow_with_record'] },
+          mode: { $ref: '#/$defs/mode' },
+          cache: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              ttl: { $ref: '#/$defs/duration' },
+              max_entries: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+            },
+          },
+        },
+      },
+    },
     functions: {
       type: 'object',
       additionalProperties: {
@@ -124,6 +170,14 @@ export const POLICY_DOCUMENT_SCHEMA = {
             items: { type: 'string', pattern: "^[a-z0-9!#$%&'*+.^_`|~-]+$" },
             uniqueItems: true,
           },
+          /** External analyzers (names under `analyzers:`) run over this route's texts. */
+          analyzers: {
+            type: 'array',
+            items: { type: 'string' },
+            uniqueItems: true,
+          },
+          /** monitor: findings are recorded, nothing is changed or refused. */
+          mode: { $ref: '#/$defs/mode' },
           detokenize: {
             type: 'object',
             additionalProperties: false,
@@ -190,6 +244,7 @@ export const POLICY_DOCUMENT_SCHEMA = {
     },
   },
   $defs: {
+    mode: { enum: ['enforce', 'monitor'] },
     /** `30m`, `20s`, `1h`, `500ms`, or milliseconds as an integer. */
     duration: {
       oneOf: [
@@ -242,6 +297,7 @@ export type CustomDetectorDoc = CustomDetectorConfig;
 export interface PolicyDocument {
   levels?: string[];
   detectors?: { levels?: Record<string, string>; packs?: string[]; custom?: CustomDetectorDoc[] };
+  analyzers?: Record<string, AnalyzerDoc>;
   defaults?: { action?: ActionDoc; record?: 'masked' | 'metadata' | 'none' };
   functions?: Record<string, { description?: string; request?: string; response?: string }>;
   routes?: RouteDoc[];
@@ -280,6 +336,8 @@ export interface RouteDoc {
     levels?: Record<string, string>;
   };
   inspect_headers?: string[];
+  analyzers?: string[];
+  mode?: 'enforce' | 'monitor';
   detokenize?: { groups: string[] };
   access?: {
     anonymous?: boolean;
@@ -287,6 +345,19 @@ export interface RouteDoc {
     sources?: ('oidc' | 'jwt_authn' | 'saml' | 'dev-header')[];
   };
   upstream_headers?: { strip_authorization?: boolean; identity?: boolean };
+}
+
+export interface AnalyzerDoc {
+  kind: 'presidio' | 'webhook';
+  url: string;
+  entities: Record<string, { detector: string; level: string; min_score?: number }>;
+  language?: string;
+  score_threshold?: number;
+  timeout?: number | string;
+  max_concurrency?: number;
+  on_error?: 'block' | 'allow_with_record';
+  mode?: 'enforce' | 'monitor';
+  cache?: { ttl?: number | string; max_entries?: number };
 }
 
 export interface RuleDoc {

@@ -81,6 +81,8 @@ export interface Finding {
   span: Span;
   /** The function whose call or result holds the value, when a format adapter names it. */
   function?: string;
+  /** The external analyzer that found it (policy `analyzers:`), when one did. */
+  analyzer?: string;
 }
 
 /** One finding with the action chosen for it and the rule that chose it. */
@@ -90,6 +92,11 @@ export interface FindingDecision extends Finding {
   record: RecordMode;
   /** Keyed fingerprint of the value (audit search by value); never the value. */
   fingerprint?: string;
+  /**
+   * Monitor mode (a route's or an analyzer's `mode: monitor`): the action the policy would
+   * have taken. The value was left as it was (`action` is then `allow`).
+   */
+  monitor?: ActionType;
 }
 
 export interface Decision {

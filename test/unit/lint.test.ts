@@ -71,6 +71,7 @@ describe('policy lint', () => {
       'detector-never-fires',
       'route-detector-never-fires',
       'rule-detector-never-fires',
+      'analyzer-unused',
     ]);
   });
 
@@ -240,5 +241,34 @@ describe('detector checks on routes and rules', () => {
     expect(d[0]?.line).toBe(7);
     const ok = lint(base.join('\n').replace('enabled: [email]', 'enabled: [email, card]'));
     expect(ok).toEqual([]);
+  });
+
+  it("counts an analyzer's detector ids as run by its routes, and warns about an analyzer no route runs", () => {
+    const analyzers = [
+      'analyzers:',
+      '  ner:',
+      '    kind: webhook',
+      '    url: http://127.0.0.1:1/x',
+      '    entities: { PERSON: { detector: person_name, level: confidential } }',
+    ];
+    const rule = [
+      'rules:',
+      '  - name: names',
+      '    match: { detectors: [person_name], routes: [chat] }',
+      '    action: redact',
+    ];
+    const route = (extra: string) => [
+      'routes:',
+      '  - name: chat',
+      '    match: { path: /c }',
+      extra,
+    ];
+    const unused = lint([...analyzers, ...route(''), ...rule].join('\n'));
+    expect(unused.map((x) => `${x.code}:${x.line}`)).toEqual([
+      'analyzer-unused:3',
+      'rule-detector-never-fires:12',
+    ]);
+    expect(unused[0]?.message).toContain('analyzer "ner" is defined, but no route runs it');
+    expect(lint([...analyzers, ...route('    analyzers: [ner]'), ...rule].join('\n'))).toEqual([]);
   });
 });

@@ -79,9 +79,9 @@ function leaves(c: EvalCase): PresidioItem[] {
 }
 
 function presidioFindings(cases: readonly EvalCase[]): Map<string, Found[]> {
-  const site = ensurePresidio((l) => process.stderr.write(`${l}\n`));
+  const python = ensurePresidio((l) => process.stderr.write(`${l}\n`));
   const items = cases.flatMap(leaves);
-  const results = runPresidio(site, items);
+  const results = runPresidio(python, items);
   const out = new Map<string, Found[]>();
   for (const item of items) {
     const caseId = item.id.slice(0, item.id.indexOf(':'));

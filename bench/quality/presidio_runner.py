@@ -11,10 +11,15 @@ import json
 import sys
 
 import spacy
+import tldextract
 from spacy.language import Language
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
 from presidio_analyzer import predefined_recognizers
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+# The e-mail recognizer asks tldextract for the public suffix list, which it would download:
+# use the snapshot bundled with tldextract instead (the machine is offline).
+tldextract.extract = tldextract.TLDExtract(suffix_list_urls=())
 
 # Recognizers that need a model or a service, not patterns; and the URL recognizer, whose
 # public-suffix list would be fetched from the network (and which no detector of ours

@@ -237,8 +237,15 @@ function compilePhone(): Finder {
         return;
       }
       if (!env.context(start, end)) return;
-      if (/^1?\d{10}$/.test(s)) {
-        if (valid(s, 'US')) emit(start, end, 0.8);
+      if (/^1?\d{10}$/.test(s) && valid(s, 'US')) {
+        emit(start, end, 0.8);
+        return;
+      }
+      // Under a phone word, digits alone can be an international number written without
+      // its '+' (a JSON number cannot hold one) or after the 00 prefix: 442079460958.
+      const intl = /^(?:00)?(\d{8,15})$/.exec(s);
+      if (intl && valid(`+${intl[1]}`)) {
+        emit(start, end, 0.75);
         return;
       }
       if (shapeNational.test(s) && TRUNK_ZERO_REGIONS.some((r) => valid(s, r)))
@@ -429,7 +436,8 @@ export const CORE: readonly BuiltinSpec[] = [
       'contact number',
     ],
     validator: 'libphonenumber-js (the country’s numbering plan)',
-    contextRule: 'required for bare 10 digits and national numbers with a trunk 0',
+    contextRule:
+      'required for bare 10 digits, national numbers with a trunk 0, and international digits without `+` (or after `00`)',
     example: '+49 30 90182050',
     guards: 'invalid area codes (`555-123-4567`), order numbers, prose numbers, too-short numbers',
     compile: compilePhone,

@@ -102,6 +102,20 @@ const valid: Case[] = [
   ['phone NANP dashes', '415-555-2671', [], [['phone', '415-555-2671']]],
   ['phone national with context', 'phone: 020 7946 0958', [], [['phone', '020 7946 0958']]],
   ['phone bare digits under a phone key', '4155552671', ['mobilePhone'], [['phone', '4155552671']]],
+  [
+    'phone international without + under a phone key',
+    '442079460958',
+    ['telephone'],
+    [['phone', '442079460958']],
+  ],
+  [
+    'phone international after 00 under a phone key',
+    '0033142685300',
+    ['mobile'],
+    [['phone', '0033142685300']],
+  ],
+  ['phone digits without a plan are no phone under a phone key', '999999999999', ['phone'], []],
+  ['phone international digits need the context', 'ref 442079460958', [], []],
   // IP
   ['ipv4', 'from 192.168.1.10 at noon', [], [['ipv4', '192.168.1.10']]],
   ['ipv4 CIDR', 'route 10.0.0.1/8', [], [['ipv4', '10.0.0.1']]],

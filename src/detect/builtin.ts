@@ -3,6 +3,7 @@
 // this table is the one list of them (docs/detectors.md is generated from it).
 
 import { CORE } from './core.js';
+import { FIELDS } from './fields.js';
 import { FINANCE } from './finance.js';
 import { HEALTH } from './health.js';
 import { NATIONAL } from './national.js';
@@ -14,6 +15,7 @@ export { PACK_NAMES, PACKS } from './spec.js';
 
 export const BUILTIN_SPECS: readonly BuiltinSpec[] = [
   ...CORE,
+  ...FIELDS,
   ...SECRETS,
   ...HEALTH,
   ...FINANCE,

@@ -16,6 +16,10 @@ export interface Part {
 export interface FindEnv {
   /** The text this detector reads: the original, or its normalized view (normalize.ts). */
   readonly text: string;
+  /** The enclosing JSON key names, outermost first (ScanContext.keys). */
+  readonly keys: readonly string[];
+  /** The text is an object key itself, not the value of the field `keys` ends with. */
+  readonly isKey: boolean;
   /** The innermost key name holds one of this detector's context words. */
   readonly keyContext: boolean;
   /** The innermost key name holds one of its anti-context words (BuiltinSpec.antiContext). */

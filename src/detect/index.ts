@@ -14,7 +14,7 @@ import { cleanWords, contextRegExp, digitLayout, nearContext, normalizeKey } fro
 import type { DigitLayout, Emit, FindEnv, Part } from './context.js';
 import { compileCustom } from './custom.js';
 import type { CustomDetectorConfig } from './custom.js';
-import { normalizeText } from './normalize.js';
+import { normalizeText, PERCENT } from './normalize.js';
 import type { NormalizedText } from './normalize.js';
 import { LONG_TOKEN, UPPER_RUN } from './spec.js';
 import type { BuiltinSpec, PackName } from './spec.js';
@@ -39,6 +39,8 @@ export interface DetectorHit {
 /** Enclosing JSON key names, outermost first; the innermost one is context for the value. */
 export interface ScanContext {
   keys: readonly string[];
+  /** The text is an object key, not the value of the field `keys` ends with. */
+  key?: boolean | undefined;
   /**
    * Which of the prefilter characters (chars.ts) the text holds, when the caller read them
    * already (JsonString.chars); undefined or -1: not known, the scan looks for itself.
@@ -237,7 +239,7 @@ let warmed = false;
 /**
  * Runs every built-in detector over texts that reach its regexes, once per process, when
  * the first set is compiled (at policy load): V8 compiles a regex on its first run, and
- * 73 detectors' regexes cost the first request ~150 ms otherwise.
+ * the built-in detectors' regexes cost the first request ~150 ms otherwise.
  */
 function warmUp(): void {
   if (warmed) return;
@@ -468,14 +470,22 @@ function compileSet(opts: CompileDetectorsOptions): CompiledDetectors {
       // A caller that read the text already says which prefilter characters it holds.
       const chars = ctx?.chars !== undefined && ctx.chars >= 0 ? ctx.chars : -1;
       original.reset(text, chars);
-      // Look-alike characters are folded only where there are characters outside ASCII.
+      // Look-alike characters are folded only where there are characters outside ASCII, and
+      // percent-encoded ones decoded where there is a `%`: the view may then hold
+      // characters (`@`) the text's own bits do not, so every detector runs.
       norm = undefined;
-      if (anyNormalized && (chars >= 0 ? (chars & CHAR_NON_ASCII) !== 0 : NON_ASCII.test(text)))
+      const percent = anyNormalized && text.includes('%') && PERCENT.test(text);
+      if (
+        anyNormalized &&
+        (percent || (chars >= 0 ? (chars & CHAR_NON_ASCII) !== 0 : NON_ASCII.test(text)))
+      )
         norm = normalizeText(text);
       const normalized = norm ? normalizedView.reset(norm.text, -1) : original;
       cands = [];
-      const plan = planFor(chars);
+      const plan = planFor(percent ? -1 : chars);
       flags = keyFlags;
+      env.keys = keys;
+      env.isKey = ctx?.key === true;
       for (let k = 0; k < plan.other.length; k++) run(plan.other[k]!);
       runDigits(plan.digitsOriginal, original);
       runDigits(plan.digitsNormalized, normalized);
@@ -485,6 +495,7 @@ function compileSet(opts: CompileDetectorsOptions): CompiledDetectors {
       norm = undefined;
       original.reset('', -1);
       normalizedView.reset('', -1);
+      env.keys = [];
       return hits;
     },
   };
@@ -678,6 +689,8 @@ class View {
 /** What one detector sees of one scan (FindEnv), without a closure per scan. */
 class Env implements FindEnv {
   text = '';
+  keys: readonly string[] = [];
+  isKey = false;
   keyContext = false;
   keyAnti = false;
   parts: readonly Part[] = [];

@@ -40,7 +40,7 @@ export function detectorsReference(): string {
         ? `${cell(s.contextRule)}: ${s.context.map((w) => `“${cell(w)}”`).join(', ')}`
         : cell(s.contextRule);
     lines.push(
-      `| \`${s.id}\` | ${s.packs.join(', ')} | ${s.level} | ${cell(s.validator)} | ${context} | ${cell(code(s.example))} | ${cell(s.guards)} |`,
+      `| \`${s.id}\` | ${s.packs.join(', ')} | ${s.level} | ${cell(s.validator)} | ${context} | ${cell(s.exampleKey ? `${code(s.exampleKey)}: ${code(s.example)}` : code(s.example))} | ${cell(s.guards)} |`,
     );
   }
   lines.push('', REFERENCE_END, '');

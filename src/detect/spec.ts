@@ -9,8 +9,9 @@ import { charClasses, shannonEntropy } from './validators.js';
 
 /** The packs a policy or route turns on (`detectors.packs`); `all` is every one. */
 export const PACKS = {
-  core: 'contact details, payment cards, IBANs, US SSNs, IP addresses, dates of birth',
-  secrets: 'API keys, tokens, private keys, credentials in URLs and connection strings',
+  core: 'contact details, names and postal addresses in their fields, payment cards, IBANs, US SSNs, IP addresses, dates of birth',
+  secrets:
+    'API keys, tokens, private keys, credentials in URLs and connection strings, passwords, PINs and card security codes in their fields',
   health: 'patient and provider identifiers, diagnosis codes',
   finance: 'bank, securities and crypto-currency identifiers',
   us: 'United States',
@@ -57,6 +58,8 @@ export interface BuiltinSpec {
   contextRule: string;
   /** For docs/detectors.md: a value it finds (secrets: the shape only). */
   example: string;
+  /** The key the example is found under, for a detector that reads the field's name. */
+  exampleKey?: string;
   /** For docs/detectors.md: the look-alikes it is written not to report. */
   guards: string;
   /**

@@ -291,10 +291,19 @@ function keysOf(loc: JsonLoc | undefined): string[] {
   return keys.reverse();
 }
 
-/** The nearest member name above `loc`; '' when there is none. */
-function innermostKey(loc: JsonLoc | undefined): string {
-  for (let l = loc; l; l = l.up) if (typeof l.seg === 'string') return l.seg;
-  return '';
+/**
+ * What a text's detector verdict depends on besides the text: the nearest member name above
+ * `loc` and the one above it (a `name` is a person's under `customer`, not under `tool`),
+ * NUL-separated; '' when there is none.
+ */
+function verdictKey(loc: JsonLoc | undefined): string {
+  let inner: string | undefined;
+  for (let l = loc; l; l = l.up)
+    if (typeof l.seg === 'string') {
+      if (inner !== undefined) return `${l.seg}\0${inner}`;
+      inner = l.seg;
+    }
+  return inner ?? '';
 }
 
 /**
@@ -306,10 +315,11 @@ export function detectText(
   text: string,
   keys: readonly string[],
   chars?: number,
+  key?: boolean,
 ): readonly DetectorHit[] {
   const detectors = input.route.detectors;
   if (!detectors || text.length === 0) return NO_HITS;
-  const hits = detectors.scan(text, { keys, chars });
+  const hits = detectors.scan(text, { keys, chars, key });
   return hits.length === 0 ? hits : aboveLowest(hits, input.policy.levels.lowest);
 }
 
@@ -389,21 +399,24 @@ function builtinHits(
   const text = site.text;
   const chars = charsOf(site);
   const field = site.kind === 'field';
+  const isKey = site.kind === 'key';
   if (
-    (site.kind === 'key' && text.length <= MEMO_MAX_LENGTH) ||
+    (isKey && text.length <= MEMO_MAX_LENGTH) ||
     (site.kind === 'number' && text.length <= PLAIN_NUMBER_MAX_LENGTH)
   ) {
     // Only the detectors' verdict is remembered: hits from any other source join after.
+    // A key and a value of one text are apart: `123` is a card code under `cvv`, not as a
+    // key there.
     const plain = plainTexts(detectors);
-    const context = innermostKey(site.loc);
+    const context = isKey ? `\0key\0${verdictKey(site.loc)}` : verdictKey(site.loc);
     if (plain.byContext.get(context)?.has(text)) return NO_HITS;
-    const hits = detectText(input, text, keysOf(site.loc), chars);
+    const hits = detectText(input, text, keysOf(site.loc), chars, isKey);
     if (hits.length === 0) remember(plain, context, text);
     return hits;
   }
   if (out.memo && text.length <= MEMO_MAX_LENGTH) {
-    // Only the innermost key is context to the detectors.
-    const key = field ? (site.keys[site.keys.length - 1] ?? '') : innermostKey(site.loc);
+    // Only the two innermost keys are context to the detectors' verdict.
+    const key = field ? site.keys.slice(-2).join('\0') : verdictKey(site.loc);
     let byText = out.memo.get(key);
     if (!byText) out.memo.set(key, (byText = new Map()));
     const known = byText.get(text);
@@ -412,7 +425,7 @@ function builtinHits(
     byText.set(text, hits);
     return hits;
   }
-  return detectText(input, text, field ? site.keys : keysOf(site.loc), chars);
+  return detectText(input, text, field ? site.keys : keysOf(site.loc), chars, isKey);
 }
 
 /** Which prefilter characters a site's text holds, when its reader knows (detect/chars.ts). */
@@ -593,7 +606,10 @@ function safePointer(input: InspectInput, doc: JsonNode, pointer: string): strin
     if (node?.kind === 'object') {
       const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
       const index = node.members.findIndex((m) => m.key === key);
-      if (index >= 0 && detectText(input, key, keys.slice(-CONTEXT_KEYS)).length > 0) {
+      if (
+        index >= 0 &&
+        detectText(input, key, keys.slice(-CONTEXT_KEYS), undefined, true).length > 0
+      ) {
         out += `/${memberSegment(index)}`;
       } else out += `/${raw}`;
       keys.push(key);
@@ -624,7 +640,7 @@ export function safeParseError(input: InspectInput, e: CallguardError): Callguar
         .split('/')
         .map((raw) => {
           const seg = raw.replaceAll('~1', '/').replaceAll('~0', '~');
-          const hit = detectText(input, seg, keys.slice(-CONTEXT_KEYS)).length > 0;
+          const hit = detectText(input, seg, keys.slice(-CONTEXT_KEYS), undefined, true).length > 0;
           keys.push(seg);
           return hit ? HIDDEN_SEGMENT : raw;
         })

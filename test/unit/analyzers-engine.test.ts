@@ -44,19 +44,19 @@ const ANALYZERS = `analyzers:
     kind: presidio
     url: http://127.0.0.1:1
     entities:
-      PERSON: { detector: person_name, level: confidential }
+      PERSON: { detector: ner_person, level: confidential }
       LOCATION: { detector: location, level: internal }
   watch:
     kind: webhook
     url: http://127.0.0.1:1/analyze
     mode: monitor
     entities:
-      PERSON: { detector: person_name, level: confidential }
+      PERSON: { detector: ner_person, level: confidential }
 `;
 
 const RULES = `rules:
   - name: names-masked
-    match: { detectors: [person_name] }
+    match: { detectors: [ner_person] }
     action: { type: mask, keep_first: 1, keep_last: 0 }
   - name: places-redacted
     match: { detectors: [location] }
@@ -111,7 +111,7 @@ function answer(
   return hits;
 }
 
-const PERSON = { detector: 'person_name', level: 'confidential' };
+const PERSON = { detector: 'ner_person', level: 'confidential' };
 const PLACE = { detector: 'location', level: 'internal' };
 
 describe('policy: analyzers', () => {
@@ -129,7 +129,7 @@ describe('policy: analyzers', () => {
       cache: { ttlMs: 30_000, maxEntries: 10_000 },
     });
     expect(a.entities.get('PERSON')).toEqual({
-      detector: 'person_name',
+      detector: 'ner_person',
       level: 'confidential',
       minScore: 0.5,
     });
@@ -178,8 +178,8 @@ describe('policy: analyzers', () => {
 
   it("a rule may name an analyzer's detector id, and a route cannot enable it as a built-in", () => {
     expect(() => chatPolicy('    analyzers: [names]')).not.toThrow();
-    expect(() => chatPolicy('    detectors: { enabled: [person_name] }')).toThrow(
-      /unknown detector "person_name"/,
+    expect(() => chatPolicy('    detectors: { enabled: [ner_person] }')).toThrow(
+      /unknown detector "ner_person"/,
     );
   });
 });
@@ -238,10 +238,10 @@ describe('planInspection and completeInspection', () => {
     expect(
       r.decision.findings.map((f) => [f.path, f.detector, f.analyzer, f.action, f.rule]),
     ).toEqual([
-      ['/messages/0/content', 'person_name', 'names', 'mask', 'names-masked'],
+      ['/messages/0/content', 'ner_person', 'names', 'mask', 'names-masked'],
       ['/messages/0/content', 'email', undefined, 'mask', 'emails-masked'],
       ['/messages/1/content', 'location', 'names', 'redact', 'places-redacted'],
-      ['/messages/1/content', 'person_name', 'names', 'mask', 'names-masked'],
+      ['/messages/1/content', 'ner_person', 'names', 'mask', 'names-masked'],
     ]);
     expect(r.decision.action).toBe('redact');
   });
@@ -252,7 +252,7 @@ describe('planInspection and completeInspection', () => {
       {
         type: 'object',
         properties: {
-          a: { type: 'string', 'x-classification': 'confidential', 'x-detector': 'person_name' },
+          a: { type: 'string', 'x-classification': 'confidential', 'x-detector': 'ner_person' },
         },
       },
     );
@@ -312,12 +312,12 @@ describe('planInspection and completeInspection', () => {
           site,
           [
             hit(at, at + NAME.length, 'internal', 'location'),
-            hit(at, at + 3, 'confidential', 'person_name'),
+            hit(at, at + 3, 'confidential', 'ner_person'),
           ],
         ],
       ]),
     );
-    expect(r.decision.findings.map((f) => f.detector)).toEqual(['person_name']);
+    expect(r.decision.findings.map((f) => f.detector)).toEqual(['ner_person']);
     // Same level: the longer span wins.
     const plan2 = planInspection(i);
     const site2 = plan2.sites.find((s) => s.text.includes(NAME))!;
@@ -327,7 +327,7 @@ describe('planInspection and completeInspection', () => {
         [
           site2,
           [
-            hit(at, at + 3, 'confidential', 'person_name'),
+            hit(at, at + 3, 'confidential', 'ner_person'),
             hit(at, at + NAME.length, 'confidential', 'location'),
           ],
         ],
@@ -345,7 +345,7 @@ describe('planInspection and completeInspection', () => {
     const plan = planInspection(i);
     const r = completeInspection(
       plan,
-      answer(plan.sites, { [NAME]: { detector: 'person_name', level: 'public' } }),
+      answer(plan.sites, { [NAME]: { detector: 'ner_person', level: 'public' } }),
     );
     expect(r.decision.findings).toEqual([]);
     expect(r.changed).toBe(false);
@@ -367,7 +367,7 @@ describe('planInspection and completeInspection', () => {
   it('a block rule refuses the body, naming the path, never the value', () => {
     const i = input(
       policyOf(
-        `${ANALYZERS}routes:\n  - name: chat\n    match: { path: /c }\n    format: openai-chat\n    analyzers: [names]\nrules:\n  - name: names-blocked\n    match: { detectors: [person_name] }\n    action: block\n`,
+        `${ANALYZERS}routes:\n  - name: chat\n    match: { path: /c }\n    format: openai-chat\n    analyzers: [names]\nrules:\n  - name: names-blocked\n    match: { detectors: [ner_person] }\n    action: block\n`,
       ),
       `{"messages":[{"role":"user","content":"${NAME}"}]}`,
     );
@@ -416,7 +416,7 @@ describe('monitor mode', () => {
     expect(Buffer.from(r.body).toString()).toBe(body);
     expect(r.decision.action).toBe('allow');
     expect(r.decision.findings.map((f) => [f.detector, f.action, f.monitor])).toEqual([
-      ['person_name', 'allow', 'mask'],
+      ['ner_person', 'allow', 'mask'],
       ['card', 'allow', 'block'],
       ['email', 'allow', 'mask'],
     ]);
@@ -477,7 +477,7 @@ describe('streams: the analyzers read each batch', () => {
     // The sentence was read whole, in one window.
     expect(seen.flat()).toContain(`Hello, I am ${NAME}. And `);
     expect(ins.decision().findings.map((f) => [f.detector, f.analyzer, f.action])).toEqual([
-      ['person_name', 'names', 'mask'],
+      ['ner_person', 'names', 'mask'],
     ]);
   });
 

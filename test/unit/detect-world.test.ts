@@ -317,7 +317,8 @@ describe('every documented example', () => {
   it.each(BUILTIN_SPECS.filter((s) => s.view !== 'original' || s.id === 'url_credentials'))(
     '$id finds its own example',
     (s) => {
-      expect(found(s.example).map(([d]) => d)).toContain(s.id);
+      const keys = s.exampleKey ? [s.exampleKey] : [];
+      expect(found(s.example, keys).map(([d]) => d)).toContain(s.id);
     },
   );
 });

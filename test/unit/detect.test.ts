@@ -101,6 +101,19 @@ const valid: Case[] = [
   ['phone NANP parentheses', 'at (415) 555-2671', [], [['phone', '(415) 555-2671']]],
   ['phone NANP dashes', '415-555-2671', [], [['phone', '415-555-2671']]],
   ['phone national with context', 'phone: 020 7946 0958', [], [['phone', '020 7946 0958']]],
+  // values named by their field
+  ['first name field', 'Ada', ['customer', 'first_name'], [['person_name', 'Ada']]],
+  ['camelCase last name', 'de la Cruz', ['lastName'], [['person_name', 'de la Cruz']]],
+  ['name under a customer key', ' Jane Doe ', ['customer', 'name'], [['person_name', 'Jane Doe']]],
+  [
+    'billing address field',
+    '221B Baker Street, London NW1 6XE',
+    ['order', 'billing_address'],
+    [['postal_address', '221B Baker Street, London NW1 6XE']],
+  ],
+  ['weak password', 'hunter2', ['password'], [['password', 'hunter2']]],
+  ['card security code as a number', '123', ['card', 'cvv'], [['password', '123']]],
+  ['PIN field', '0000', ['pin'], [['password', '0000']]],
   ['phone bare digits under a phone key', '4155552671', ['mobilePhone'], [['phone', '4155552671']]],
   [
     'phone international without + under a phone key',
@@ -159,7 +172,7 @@ const valid: Case[] = [
     'value of a password field',
     's3cr3tPassw0rd',
     ['user', 'password'],
-    [['secret', 's3cr3tPassw0rd']],
+    [['password', 's3cr3tPassw0rd']],
   ],
   [
     'authorization field, scheme kept',
@@ -198,6 +211,17 @@ const invalid: Case[] = [
   ['numeric tld', 'ada@example.123', [], []],
   ['double dot local part', 'a..b@example.com', [], []],
   ['domain label starting with a hyphen', 'user@-example.com', [], []],
+  // fields whose names look like a personal one, and values a field does not promise
+  ['a tool name', 'lookup_customer', ['tool', 'name'], []],
+  ['a bare name key', 'gpt-4o', ['name'], []],
+  ['a file name', 'report', ['file_name'], []],
+  ['a user name', 'jdoe', ['username'], []],
+  ['a name field holding digits', 'Order 12345 shipped', ['full_name'], []],
+  ['a server address', 'db 1 host', ['server_address'], []],
+  ['an address without a number', 'see below', ['address'], []],
+  ['a password policy', 'min 8 characters', ['password_policy'], []],
+  ['a blank password', '   ', ['password'], []],
+  ['a password word in prose', 'my password is hunter2', ['note'], []],
   // phone and prose numbers
   ['prose numbers', 'I have 3 apples, 12 pears and 1500 grapes', [], []],
   ['invalid NANP area code', '555-123-4567', [], []],

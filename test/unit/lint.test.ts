@@ -249,12 +249,12 @@ describe('detector checks on routes and rules', () => {
       '  ner:',
       '    kind: webhook',
       '    url: http://127.0.0.1:1/x',
-      '    entities: { PERSON: { detector: person_name, level: confidential } }',
+      '    entities: { PERSON: { detector: ner_person, level: confidential } }',
     ];
     const rule = [
       'rules:',
       '  - name: names',
-      '    match: { detectors: [person_name], routes: [chat] }',
+      '    match: { detectors: [ner_person], routes: [chat] }',
       '    action: redact',
     ];
     const route = (extra: string) => [

@@ -29,6 +29,25 @@ describe('the normalized view', () => {
     expect(normalizeText('pass\u00adword \u202ertl\u202c')?.text).toBe('password rtl');
   });
 
+  it('folds look-alike letters of other scripts only inside a run with ASCII in it', () => {
+    expect(normalizeText('j\u043ehn@ex\u0430mple.com')?.text).toBe('john@example.com');
+    expect(normalizeText('\u0420\u0430yPal')?.text).toBe('PayPal');
+    // Words wholly in Cyrillic or Greek are text, not a disguise: no view.
+    expect(
+      normalizeText('\u0441\u043e\u0441\u043e\u0441 \u0430 \u03bf\u03b9\u03ba\u03bf\u03c2'),
+    ).toBeUndefined();
+    // A space ends the run: the Latin word beside does not make the Cyrillic one mixed.
+    expect(normalizeText('\u0441\u043e\u043a \u0440ay')?.text).toBe('\u0441\u043e\u043a pay');
+  });
+
+  it('decodes percent-encoded printable ASCII, and nothing else', () => {
+    expect(normalizeText('ada%40example%2Ecom')?.text).toBe('ada@example.com');
+    const n = normalizeText('a%40b')!;
+    expect(n.original(1, 2)).toEqual([1, 4]); // the @ is the three characters %40
+    // UTF-8 bytes, control characters and a lone % stay as they are.
+    expect(normalizeText('caf%C3%A9 %0A 100% %zz')).toBeUndefined();
+  });
+
   it('leaves ASCII, accents, quotes, emoji and footnote marks alone', () => {
     expect(normalizeText('plain ASCII 4111')).toBeUndefined();
     expect(normalizeText('née “quoted” l’été 😀 中文')).toBeUndefined();
@@ -85,6 +104,26 @@ describe('look-alike values are found, on exactly their original span', () => {
     ['Arabic-Indic digits of a phone', 'call +٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨', '+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨', []],
     ['full-width context word and bare ssn', 'ＳＳＮ ５３６２２１２３４', '５３６２２１２３４', []],
     ['bidi controls around a cpf', 'CPF \u202a123.456.789-09\u202c', '123.456.789-09', []],
+    // Cyrillic о and а inside Latin words: the e-mail a reader sees.
+    [
+      'Cyrillic look-alikes in an e-mail',
+      'mail j\u043ehn@ex\u0430mple.com',
+      'j\u043ehn@ex\u0430mple.com',
+      [],
+    ],
+    [
+      'percent-encoded e-mail in a URL',
+      'see https://x.test/u?m=ada%40example.com&x=1',
+      'ada%40example.com',
+      [],
+    ],
+    [
+      'percent-encoded spaces in a card',
+      'n=4111%201111%201111%201111',
+      '4111%201111%201111%201111',
+      [],
+    ],
+    ['Greek omicron in an e-mail', 'to ada@\u03bfrg-mail.com', 'ada@\u03bfrg-mail.com', []],
   ];
   it.each(cases)('%s', (_name, text, value, keys) => {
     const hits = detectors.scan(text, { keys });

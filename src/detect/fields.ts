@@ -1,0 +1,224 @@
+// Values that are personal or secret because of the field they are in, whatever they look
+// like: a name under `first_name`, an address under `billing_address`, a password or a
+// card's security code. No pattern can tell "Jane Doe" or "hunter2" from other text; the
+// field name can. Each reports the whole value of such a field (trimmed), after a check
+// that the value has the shape the field promises, and nothing in free text or in a key
+// (`{"password": {"min_length": 8}}`: `min_length` is no password).
+
+import type { Finder } from './context.js';
+import { normalizeKey } from './context.js';
+import type { BuiltinSpec } from './spec.js';
+
+/** A parent key that makes a bare `name` field a person's name (`customer.name`). */
+const PERSON_PARENT =
+  /(?<![\p{L}\p{N}])(?:customer|client|patient|user|employee|contact|person|cardholder|card holder|account holder|holder|beneficiary|member|guest|passenger|applicant|recipient|sender|owner|driver|student|traveller|traveler|payee|payer|signer|subscriber|tenant|insured|policyholder)s?$/u;
+const BARE_NAME = /^(?:name|full name|fullname)$/;
+
+/** The innermost key and its parent, normalized (context.ts normalizeKey). */
+function lastKeys(keys: readonly string[]): [string, string] {
+  const n = keys.length;
+  return [n > 0 ? normalizeKey(keys[n - 1]!) : '', n > 1 ? normalizeKey(keys[n - 2]!) : ''];
+}
+
+/** The trimmed span of the whole text, or undefined when it is blank. */
+function whole(text: string): [number, number] | undefined {
+  const start = text.length - text.trimStart().length;
+  const end = text.trimEnd().length;
+  return end > start ? [start, end] : undefined;
+}
+
+function compilePersonName(): Finder {
+  // Letters of any script, with the marks, spaces, dots, hyphens and apostrophes of names;
+  // one to six words, no digit, no `@`.
+  const shape = /^[\p{L}\p{M}][\p{L}\p{M}.'’ -]{0,79}$/u;
+  return (env, emit) => {
+    if (env.isKey) return;
+    let field = env.keyContext;
+    if (!field) {
+      const [key, parent] = lastKeys(env.keys);
+      field = BARE_NAME.test(key) && PERSON_PARENT.test(parent);
+    }
+    if (!field) return;
+    const span = whole(env.text);
+    if (!span) return;
+    const v = env.text.slice(span[0], span[1]);
+    if (!shape.test(v) || v.split(/\s+/).length > 6) return;
+    emit(span[0], span[1], 0.8);
+  };
+}
+
+function compilePostalAddress(): Finder {
+  return (env, emit) => {
+    if (!env.keyContext || env.isKey) return;
+    const span = whole(env.text);
+    if (!span) return;
+    const v = env.text.slice(span[0], span[1]);
+    // A street address has words and a number (the house, or the postcode); not an
+    // e-mail, a URL, a host or a wallet (those fields are "addresses" too).
+    if (v.length < 6 || v.length > 300) return;
+    if (!/\d/.test(v) || !/\p{L}{2}/u.test(v) || !/\s/.test(v)) return;
+    if (v.includes('@') || v.includes('://')) return;
+    emit(span[0], span[1], 0.75);
+  };
+}
+
+function compilePassword(): Finder {
+  return (env, emit) => {
+    if (!env.keyContext || env.isKey) return;
+    const span = whole(env.text);
+    if (!span || span[1] - span[0] > 256) return;
+    // A URL with credentials in it is url_credentials' (the credentials, not the URL).
+    if (env.text.includes('://')) return;
+    emit(span[0], span[1], 0.9);
+  };
+}
+
+export const FIELDS: readonly BuiltinSpec[] = [
+  {
+    id: 'person_name',
+    packs: ['core'],
+    level: 'internal',
+    description:
+      "A person's name: the value of a name field (`first_name`, `lastName`, `full_name`, `customer.name`, …)",
+    context: [
+      'first name',
+      'firstname',
+      'last name',
+      'lastname',
+      'full name',
+      'fullname',
+      'given name',
+      'givenname',
+      'family name',
+      'familyname',
+      'middle name',
+      'maiden name',
+      'surname',
+      'forename',
+      'legal name',
+      'customer name',
+      'client name',
+      'patient name',
+      'employee name',
+      'contact name',
+      'cardholder name',
+      'card holder name',
+      'holder name',
+      'account holder',
+      'account name',
+      'beneficiary name',
+      'recipient name',
+      'sender name',
+      'passenger name',
+      'applicant name',
+      'member name',
+      'guest name',
+      'owner name',
+      'next of kin',
+      'emergency contact',
+    ],
+    antiContext: ['file', 'user name', 'username', 'company', 'business', 'product', 'tool'],
+    validator: 'letters, spaces, dots, hyphens and apostrophes only; 1–6 words, ≤ 80 characters',
+    contextRule: 'required: the key name only (or `name` under a person key: `customer.name`)',
+    example: 'Ada Lovelace',
+    exampleKey: 'full_name',
+    guards: 'values with digits or `@`, long texts, `file_name`, `username`, `company_name`',
+    compile: compilePersonName,
+  },
+  {
+    id: 'postal_address',
+    packs: ['core'],
+    level: 'internal',
+    description:
+      'A postal address: the value of an address field (`address`, `street`, `billing_address`, …)',
+    context: [
+      'address',
+      'street',
+      'street address',
+      'address line',
+      'address line 1',
+      'address line 2',
+      'addr',
+      'home address',
+      'mailing address',
+      'postal address',
+      'billing address',
+      'shipping address',
+      'delivery address',
+      'residential address',
+    ],
+    antiContext: [
+      'email',
+      'e mail',
+      'ip',
+      'mac',
+      'wallet',
+      'web',
+      'url',
+      'server',
+      'host',
+      'memory',
+      'contract',
+      'bitcoin',
+      'eth',
+      'remote',
+      'local',
+      'network',
+      'bind',
+      'listen',
+      'proxy',
+    ],
+    validator: 'words and a number (house or postcode), no `@` or `://`, 6–300 characters',
+    contextRule: 'required: the key name only',
+    example: '221B Baker Street, London NW1 6XE',
+    exampleKey: 'billing_address',
+    guards:
+      '`email_address`, `ip_address`, `wallet_address`, `server_address`; values without a number',
+    compile: compilePostalAddress,
+  },
+  {
+    id: 'password',
+    packs: ['secrets'],
+    level: 'restricted',
+    view: 'original',
+    description:
+      'A password, passphrase, PIN or card security code: the whole value of such a field, however weak',
+    context: [
+      'password',
+      'passwd',
+      'pwd',
+      'passphrase',
+      'pass phrase',
+      'pin',
+      'pin code',
+      'pincode',
+      'cvv',
+      'cvv2',
+      'cvc',
+      'cvc2',
+      'cid',
+      'security code',
+      'card verification',
+      'card code',
+    ],
+    antiContext: [
+      'hash',
+      'hashed',
+      'policy',
+      'length',
+      'reset',
+      'expiry',
+      'expires',
+      'changed',
+      'required',
+      'hint',
+      'strength',
+    ],
+    validator: 'any non-blank value up to 256 characters',
+    contextRule: 'required: the key name only',
+    example: 'hunter2',
+    exampleKey: 'password',
+    guards: '`password_policy`, `password_length`, `password_reset`, `pin_hash`, blank values',
+    compile: compilePassword,
+  },
+];

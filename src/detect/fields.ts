@@ -12,12 +12,15 @@ import type { BuiltinSpec } from './spec.js';
 /** A parent key that makes a bare `name` field a person's name (`customer.name`). */
 const PERSON_PARENT =
   /(?<![\p{L}\p{N}])(?:customer|client|patient|user|employee|contact|person|cardholder|card holder|account holder|holder|beneficiary|member|guest|passenger|applicant|recipient|sender|owner|driver|student|traveller|traveler|payee|payer|signer|subscriber|tenant|insured|policyholder)s?$/u;
-const BARE_NAME = /^(?:name|full name|fullname)$/;
+/** A bare `name` (or `fullName`, `full_name`) key, as written. */
+const BARE_NAME = /^(?:name|full[ ._-]?name)$/i;
 
-/** The innermost key and its parent, normalized (context.ts normalizeKey). */
-function lastKeys(keys: readonly string[]): [string, string] {
+/** A `name` field under a person's key: `customer.name`, `patient.fullName`. */
+function personsName(keys: readonly string[]): boolean {
   const n = keys.length;
-  return [n > 0 ? normalizeKey(keys[n - 1]!) : '', n > 1 ? normalizeKey(keys[n - 2]!) : ''];
+  // The cheap test first: most texts are under some other key.
+  if (n < 2 || !BARE_NAME.test(keys[n - 1]!)) return false;
+  return PERSON_PARENT.test(normalizeKey(keys[n - 2]!));
 }
 
 /** The trimmed span of the whole text, or undefined when it is blank. */
@@ -32,13 +35,7 @@ function compilePersonName(): Finder {
   // one to six words, no digit, no `@`.
   const shape = /^[\p{L}\p{M}][\p{L}\p{M}.'’ -]{0,79}$/u;
   return (env, emit) => {
-    if (env.isKey) return;
-    let field = env.keyContext;
-    if (!field) {
-      const [key, parent] = lastKeys(env.keys);
-      field = BARE_NAME.test(key) && PERSON_PARENT.test(parent);
-    }
-    if (!field) return;
+    if (env.isKey || !(env.keyContext || personsName(env.keys))) return;
     const span = whole(env.text);
     if (!span) return;
     const v = env.text.slice(span[0], span[1]);

@@ -271,6 +271,19 @@ const TOKEN_CHECKS = {
   email_claim: { ...claimPath, default: 'email' },
   name_claim: { ...claimPath, default: 'name' },
 } as const;
+/**
+ * Where a secret comes from: the one fragment every secret-taking object spreads, with one
+ * rule for the variable's name (a POSIX shell's: upper case, digits, `_`), so a name that
+ * no shell can export is refused at load wherever it is written.
+ */
+const ENV_NAME = { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' } as const;
+const SECRET_FILE = { type: 'string', minLength: 1 } as const;
+const SECRET_SOURCE = { secret_env: ENV_NAME, secret_file: SECRET_FILE } as const;
+const CLIENT_SECRET_SOURCE = {
+  client_secret_env: ENV_NAME,
+  client_secret_file: SECRET_FILE,
+} as const;
+
 const OIDC_ISSUER_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -286,8 +299,7 @@ const OIDC_ISSUER_SCHEMA = {
       required: ['client_id'],
       properties: {
         client_id: { type: 'string', minLength: 1 },
-        client_secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
-        client_secret_file: { type: 'string', minLength: 1 },
+        ...CLIENT_SECRET_SOURCE,
         endpoint: { type: 'string', pattern: '^https?://' },
         cache_ms: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 60_000 },
       },
@@ -406,8 +418,7 @@ export const CONFIG_SCHEMA = {
                 properties: {
                   id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' },
                   secret: { type: 'string', minLength: 16 },
-                  secret_env: { type: 'string', minLength: 1 },
-                  secret_file: { type: 'string', minLength: 1 },
+                  ...SECRET_SOURCE,
                 },
               },
               default: [],
@@ -455,7 +466,7 @@ export const CONFIG_SCHEMA = {
                 issuer: { type: 'string', pattern: '^https?://' },
                 client_id: { type: 'string', minLength: 1 },
                 client_secret: { type: 'string', minLength: 1 },
-                client_secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+                client_secret_env: ENV_NAME,
                 redirect_uri: { type: 'string', pattern: '^https?://[^/]+/ui/callback$' },
                 scopes: {
                   type: 'array',
@@ -485,8 +496,7 @@ export const CONFIG_SCHEMA = {
           required: ['url'],
           properties: {
             url: { type: 'string', pattern: '^https?://' },
-            secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
-            secret_file: { type: 'string', minLength: 1 },
+            ...SECRET_SOURCE,
             timeout_ms: { type: 'integer', minimum: 100, default: 5000 },
             retries: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
           },
@@ -517,8 +527,7 @@ export const CONFIG_SCHEMA = {
             required: ['id'],
             properties: {
               id: { type: 'string', pattern: '^[a-z0-9]{1,8}$' },
-              secret_env: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
-              secret_file: { type: 'string', minLength: 1 },
+              ...SECRET_SOURCE,
             },
           },
           default: [],

@@ -405,7 +405,7 @@ function builtinHits(
     // Only the innermost key is context to the detectors.
     const key = field ? (site.keys[site.keys.length - 1] ?? '') : innermostKey(site.loc);
     let byText = out.memo.get(key);
-    if (!byText) out.memo.set(key, (byText = new Map()));
+    if (!byText) out.memo.set(key, (byText = new Map<string, readonly DetectorHit[]>()));
     const known = byText.get(text);
     if (known) return known;
     const hits = detectText(input, text, field ? site.keys : keysOf(site.loc), chars);

@@ -50,11 +50,9 @@ function withoutCallguard(cfg: EnvoyConfig): void {
     for (const name of CALLGUARD_FILTERS) delete o.typed_per_filter_config?.[name];
   };
   for (const l of cfg.static_resources.listeners) {
-    for (const f of l.filter_chains[0].filters) {
+    for (const f of l.filter_chains[0]!.filters) {
       const hcm = f.typed_config;
-      hcm.http_filters = hcm.http_filters.filter(
-        (h: { name: string }) => !CALLGUARD_FILTERS.includes(h.name),
-      );
+      hcm.http_filters = hcm.http_filters.filter((h) => !CALLGUARD_FILTERS.includes(h.name));
       for (const vh of hcm.route_config.virtual_hosts) {
         strip(vh);
         for (const r of vh.routes) strip(r);
@@ -372,15 +370,15 @@ it('added latency through Envoy: without vs with callguard, same run', async () 
   console.table(rows);
   // What went wrong, if anything: callguard's warnings and errors, and session outcomes.
   const lines = logLines(guarded.callguardOutput());
-  const count = (key: (l: Record<string, unknown>) => unknown) => {
+  const count = (key: (l: Record<string, unknown>) => string | undefined) => {
     const m = new Map<string, number>();
     for (const l of lines) {
       const k = key(l);
-      if (k !== undefined) m.set(String(k), (m.get(String(k)) ?? 0) + 1);
+      if (k !== undefined) m.set(k, (m.get(k) ?? 0) + 1);
     }
     return Object.fromEntries(m);
   };
-  const problems = count((l) => (Number(l.level) >= 40 ? l.msg : undefined));
+  const problems = count((l) => (Number(l.level) >= 40 ? String(l.msg) : undefined));
   const outcomes = count((l) =>
     l.msg === 'session'
       ? `${(l.session as LoggedSession).outcome}${(l.session as LoggedSession).error ? ':' + (l.session as LoggedSession).error?.code : ''}`

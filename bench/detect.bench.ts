@@ -30,7 +30,7 @@ function makeProse(targetChars: number): string {
   while (len < targetChars) {
     const n = 8 + Math.floor(rnd() * 12);
     const words = Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]);
-    if (sentence % 60 === 59) words.push(HITS[((sentence / 60) % HITS.length) | 0] as string);
+    if (sentence % 60 === 59) words.push(HITS[((sentence / 60) % HITS.length) | 0]);
     const s = `${words.join(' ')}. `;
     out.push(s);
     len += s.length;

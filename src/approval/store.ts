@@ -5,7 +5,7 @@
 // on a ticket no longer pending are refused by the state machine, never lost or doubled).
 
 import { errors } from '@elastic/elasticsearch';
-import type { Client } from '@elastic/elasticsearch';
+import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Ticket, TicketState } from './ticket.js';
 
 const keyword = { type: 'keyword' } as const;
@@ -123,12 +123,14 @@ export class TicketStore {
       await this.client.indices.create({
         index: this.index,
         settings: { number_of_shards: 1, number_of_replicas: 0 },
-        mappings: TICKET_MAPPING as never,
+        mappings: TICKET_MAPPING,
       });
     } catch (e) {
       if (
         e instanceof errors.ResponseError &&
-        e.body?.error?.type === 'resource_already_exists_exception'
+        // The client types a response body as any; an error's is Elasticsearch's error body.
+        (e.body as estypes.ErrorResponseBase | undefined)?.error?.type ===
+          'resource_already_exists_exception'
       )
         return;
       throw e;
@@ -271,7 +273,7 @@ function decodeCursor(c: string): (string | number)[] {
       v.length === 2 &&
       v.every((x) => typeof x === 'string' || typeof x === 'number')
     ) {
-      return v as (string | number)[];
+      return v;
     }
   } catch {
     // fall through

@@ -2,7 +2,7 @@
 // objects (never strings), newest first, paged with search_after and an opaque cursor.
 
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { Client } from '@elastic/elasticsearch';
+import type { Client, estypes } from '@elastic/elasticsearch';
 import { SESSION_DECISIONS } from './record.js';
 import type { SessionDocument } from './record.js';
 
@@ -112,8 +112,7 @@ export function decodeCursor(cursor: string): Sort {
   throw new FilterError('bad filter', [{ field: 'cursor', problem: 'not a cursor' }]);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- query DSL objects
-type Query = Record<string, any>;
+type Query = estypes.QueryDslQueryContainer;
 
 /** The filters as an Elasticsearch bool query. */
 export function toQuery(f: SessionFilters): Query {
@@ -127,7 +126,7 @@ export function toQuery(f: SessionFilters): Query {
     });
   }
   if (f.from || f.to) {
-    const range: Query = {};
+    const range: estypes.QueryDslDateRangeQuery = {};
     if (f.from) range.gte = f.from;
     if (f.to) range.lte = f.to;
     filter.push({ range: { '@timestamp': range } });

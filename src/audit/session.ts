@@ -63,7 +63,7 @@ export function sessionRecord(f: SessionFacts, endedAt: number, outcome: Outcome
   if (p.name) record.principal.name = p.name;
   if (p.issuer) record.principal.issuer = p.issuer;
   if (f.method !== undefined) record.method = f.method;
-  if (f.path !== undefined) record.path = f.path.split('?')[0] as string;
+  if (f.path !== undefined) record.path = f.path.split('?')[0];
   if (f.authority !== undefined) record.authority = f.authority;
   if (f.trace) Object.assign(record, f.trace);
   if (f.sourceIp !== undefined) record.source_ip = f.sourceIp;

@@ -3,7 +3,7 @@
 // only (no data streams, ILM, painless or wildcard fields), so it works on any 8.x or 9.x
 // cluster, including the minimal distribution the tests run.
 
-import type { Client } from '@elastic/elasticsearch';
+import type { Client, estypes } from '@elastic/elasticsearch';
 
 const keyword = { type: 'keyword', ignore_above: 1024 } as const;
 // Bodies and traces are evidence to read, not to query: not indexed (no second copy of the
@@ -142,7 +142,7 @@ export const SESSION_MAPPINGS = {
       },
     },
   },
-} as const;
+} as const satisfies estypes.MappingTypeMapping;
 
 export function sessionTemplate(prefix: string) {
   return {
@@ -160,7 +160,7 @@ export function sessionTemplate(prefix: string) {
       aliases: { [prefix]: {} },
     },
     _meta: { managed_by: 'callguard', description: 'callguard session records' },
-  };
+  } satisfies estypes.IndicesPutIndexTemplateRequest;
 }
 
 export async function installTemplate(
@@ -169,8 +169,7 @@ export async function installTemplate(
   /** An existing index whose mapping cannot take the new fields (a type conflict). */
   onRefused: (index: string, reason: string) => void = () => {},
 ): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the literal mapping is checked by Elasticsearch
-  await es.indices.putIndexTemplate(sessionTemplate(prefix) as any);
+  await es.indices.putIndexTemplate(sessionTemplate(prefix));
   // The template shapes new indices only; today's index may have been made by an earlier
   // version. Its strict mapping would refuse a field added since (to the dead-letter file
   // until the next day's index), so new fields are added to the existing indices too.
@@ -183,8 +182,7 @@ export async function installTemplate(
   });
   for (const index of Object.keys(existing)) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
-      await es.indices.putMapping({ index, ...(SESSION_MAPPINGS as any) });
+      await es.indices.putMapping({ index, ...SESSION_MAPPINGS });
     } catch (e) {
       const status = (e as { meta?: { statusCode?: number } }).meta?.statusCode;
       if (status !== 400) throw e;

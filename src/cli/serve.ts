@@ -65,7 +65,7 @@ export async function serve(config: Config): Promise<void> {
   if (why) throw new ConfigError(why);
   let draining = false;
   const identifier = new Identifier(config.identity, config.dev.groups_header);
-  const approvals = await startApprovals(config, log);
+  const approvals = startApprovals(config, log);
   const es = config.audit.elasticsearch;
   // Fingerprints exist for the Elasticsearch audit (the log sink never writes them).
   const fingerprinter = es ? Fingerprinter.fromConfig(config.audit.fingerprint) : undefined;
@@ -155,7 +155,7 @@ export async function serve(config: Config): Promise<void> {
 }
 
 /** The approval service over its Elasticsearch index, when one is configured. */
-async function startApprovals(config: Config, log: Logger): Promise<ApprovalService | undefined> {
+function startApprovals(config: Config, log: Logger): ApprovalService | undefined {
   const a = config.approvals;
   const url = approvalsElasticsearchUrl(config);
   if (!url) return undefined;

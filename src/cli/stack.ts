@@ -96,21 +96,17 @@ function stackFingerprintKey(): string {
 }
 
 function getJson(url: string, headers: Record<string, string>): Promise<unknown> {
-  return new Promise((resolve, reject) => {
+  return new Promise<string | null>((resolve, reject) => {
     request(url, { headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString()) : null);
-        } catch (e) {
-          reject(e as Error);
-        }
-      });
+      res.on('end', () =>
+        resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString() : null),
+      );
     })
       .on('error', reject)
       .end();
-  });
+  }).then((text) => (text === null ? null : (JSON.parse(text) as unknown)));
 }
 
 export async function runStack(): Promise<void> {
@@ -149,7 +145,7 @@ export async function runStack(): Promise<void> {
     say('stopping');
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(
-      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+      children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => c.once('exit', r))),
     );
     await es.stop();
     await upstream.close();
@@ -222,7 +218,7 @@ export async function runStack(): Promise<void> {
     .choices?.[0]?.message?.content;
   say(`chat completion → ${chat.status}; ${answer ?? chat.body}`);
   // The session record of the first call, as an auditor sees it.
-  const session = ok.headers['x-callguard-session'];
+  const session = String(ok.headers['x-callguard-session']);
   const auditor = { 'x-callguard-dev-groups': 'auditors' };
   let rec: unknown = null;
   for (let i = 0; i < 50 && rec === null; i++) {

@@ -581,7 +581,7 @@ export function loadConfig(
   const merged = {
     ...structuredClone(DEFAULT_CONFIG),
     ...(raw as object),
-  } as Config;
+  };
   // Paths in the file are relative to the file; paths from env or flags to the cwd.
   if (Array.isArray(merged.policies))
     merged.policies = merged.policies.map((p) => resolve(base, p));

@@ -30,9 +30,12 @@ const SECTION_DOCS: Record<string, string> = {
   admission: 'docs/operations.md',
 };
 
+/** A JSON schema value as written in the reference: strings bare, others as JSON. */
+const literal = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
 function typeOf(n: Node): string {
-  if (n.enum) return n.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
-  if (n.const !== undefined) return `\`${String(n.const)}\``;
+  if (n.enum) return n.enum.map((v) => `\`${literal(v)}\``).join(' \\| ');
+  if (n.const !== undefined) return `\`${literal(n.const)}\``;
   if (n.oneOf) return n.oneOf.map(typeOf).join(' or ');
   const t = Array.isArray(n.type) ? n.type.join(' or ') : (n.type ?? 'any');
   if (t === 'array' && n.items)
@@ -104,6 +107,6 @@ export function configReference(): string {
     '| key | type | default | constraints |',
     '| --- | --- | --- | --- |',
   ];
-  rows(CONFIG_SCHEMA as unknown as Node, [], new Set(), lines);
+  rows(CONFIG_SCHEMA, [], new Set(), lines);
   return `${lines.join('\n')}\n`;
 }

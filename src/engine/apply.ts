@@ -101,7 +101,7 @@ export function applyActions(
         const text = replace(action, f, original);
         if (text === original) return;
         let byNode = subEdits.get(t.scope);
-        if (!byNode) subEdits.set(t.scope, (byNode = new Map()));
+        if (!byNode) subEdits.set(t.scope, (byNode = new Map<JsonString | JsonNumber, Sub[]>()));
         push(byNode, t.node, { start: t.start, end: t.end, text });
         return;
       }
@@ -110,9 +110,10 @@ export function applyActions(
         const text = replace(action, f, original);
         if (text === original) return;
         let byObject = keyEdits.get(t.scope);
-        if (!byObject) keyEdits.set(t.scope, (byObject = new Map()));
+        if (!byObject)
+          keyEdits.set(t.scope, (byObject = new Map<JsonObject, Map<number, Sub[]>>()));
         let byMember = byObject.get(t.object);
-        if (!byMember) byObject.set(t.object, (byMember = new Map()));
+        if (!byMember) byObject.set(t.object, (byMember = new Map<number, Sub[]>()));
         push(byMember, t.index, { start: t.start, end: t.end, text });
         return;
       }

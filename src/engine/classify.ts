@@ -418,7 +418,7 @@ function builtinHits(
     // Only the two innermost keys are context to the detectors' verdict.
     const key = field ? site.keys.slice(-2).join('\0') : verdictKey(site.loc);
     let byText = out.memo.get(key);
-    if (!byText) out.memo.set(key, (byText = new Map()));
+    if (!byText) out.memo.set(key, (byText = new Map<string, readonly DetectorHit[]>()));
     const known = byText.get(text);
     if (known) return known;
     const hits = detectText(input, text, field ? site.keys : keysOf(site.loc), chars);

@@ -59,7 +59,7 @@ function serviceAt(pkg: protoLoader.PackageDefinition, name: string): ServiceDef
   if (def === undefined || 'format' in def) {
     throw new Error(`${name} is not a service in the protos loaded from ${PROTOS_DIR}`);
   }
-  return def as protoLoader.ServiceDefinition;
+  return def;
 }
 
 /** The gRPC service definitions callguard serves, for `grpc.Server#addService`. Loaded once. */

@@ -20,7 +20,7 @@ export type Fetcher = (url: string, timeoutMs: number) => Promise<unknown>;
 export const fetchJson: Fetcher = async (url, timeoutMs) => {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return (await res.json()) as unknown;
+  return await res.json();
 };
 
 export interface JwksOptions {

@@ -462,8 +462,7 @@ export class SamlVerifier {
     for (const key of this.keys) {
       const sig = verifierFor(key);
       try {
-        // xml-crypto's d.ts types nodes with the DOM lib's Node, which this project does not load.
-        sig.loadSignature(signature as unknown as Parameters<SignedXml['loadSignature']>[0]);
+        sig.loadSignature(signature);
         if (sig.checkSignature(xml) !== true) continue;
       } catch {
         continue; // wrong key, bad digest, unsupported algorithm: try the next key

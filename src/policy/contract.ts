@@ -198,7 +198,7 @@ function resolveRef(root: Schema, ref: string, at: string): unknown {
     if (!isObject(cur) || !(seg in cur)) {
       throw new ContractCompileError(`$ref "${ref}" does not resolve`, at);
     }
-    cur = (cur as Schema)[seg];
+    cur = cur[seg];
   }
   return cur;
 }

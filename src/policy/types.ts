@@ -62,7 +62,7 @@ export const ANONYMOUS: Principal = Object.freeze({
   subject: 'anonymous',
   groups: [],
   authMethod: 'anonymous',
-}) as Principal;
+});
 
 export interface Span {
   start: number;

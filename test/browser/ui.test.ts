@@ -131,7 +131,7 @@ beforeAll(async () => {
     const ids = r
       .json<{ sessions: { callguard: { session_id: string } }[] }>()
       .sessions.map((s) => s.callguard.session_id);
-    if (ids.includes(sessions.alice!) && ids.includes(sessions.bob!) && ids.includes(heldSession)) {
+    if (ids.includes(sessions.alice) && ids.includes(sessions.bob) && ids.includes(heldSession)) {
       break;
     }
     if (i > 100) throw new Error('the session records did not reach Elasticsearch');
@@ -247,7 +247,10 @@ describe('an auditor', () => {
     await page.locator('table').nth(1).waitFor();
     const ids = await page
       .getByRole('link', { name: /^Open session / })
-      .evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+      // The tests compile without the DOM lib: the element type is spelt out.
+      .evaluateAll((as: { getAttribute(name: string): string | null }[]) =>
+        as.map((a) => a.getAttribute('href')),
+      );
     expect(ids).toHaveLength(2); // alice's two calls, newest first, one per page
     expect(new Set(ids).size).toBe(2);
     expect(ids).toContain(`#/sessions/${sessions.alice}`);

@@ -22,6 +22,7 @@ import { startTestAnalyzer } from '../support/analyzer-server.js';
 import type { TestAnalyzer } from '../support/analyzer-server.js';
 import { freePort, http, postJson, sessionRecord, startStack } from './stack.js';
 import type { EnvoyConfig, HttpResult, Stack } from './stack.js';
+import { hcmOf } from '../support/envoy-config.js';
 
 const ADA = 'Ada Lovelace';
 const GRACE = 'Grace Hopper';
@@ -126,8 +127,7 @@ afterAll(async () => {
  * callguard (in the shipped FULL_DUPLEX_STREAMED mode it does not bound a body's answer).
  */
 function bufferedRoute(cfg: EnvoyConfig): void {
-  const hcm = cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
-  const routes = hcm.route_config.virtual_hosts[0].routes as unknown[];
+  const routes = hcmOf(cfg).route_config.virtual_hosts[0]!.routes;
   routes.splice(routes.length - 1, 0, {
     match: { prefix: '/buffered/' },
     route: { cluster: 'demo_upstream' },

@@ -14,6 +14,7 @@ import type { TestIdp } from '../support/idp.js';
 import { allDocs, esClient, uniquePrefix, waitForDocs } from '../support/es.js';
 import { http, postJson, startStack } from './stack.js';
 import type { HttpResult, Stack } from './stack.js';
+import { matching } from '../support/matchers.js';
 
 const AUD = 'callguard';
 const POLICY = join(PROJECT_ROOT, 'test/fixtures/audit/policy.yaml');
@@ -174,7 +175,7 @@ describe('session records in Elasticsearch', () => {
         level: 'internal',
         action: 'allow',
         rule: 'internal-allowed',
-        fingerprint: expect.stringMatching(/^k1:[A-Za-z0-9_-]{43}$/),
+        fingerprint: matching(/^k1:[A-Za-z0-9_-]{43}$/),
       }),
       expect.objectContaining({
         direction: 'request',

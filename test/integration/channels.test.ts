@@ -16,6 +16,7 @@ import { channelsPolicyDir } from '../support/channels.js';
 import { esClient, uniquePrefix, waitForDocs } from '../support/es.js';
 import { http, postJson, startStack, TEST_TOKEN_KEY } from './stack.js';
 import type { EnvoyConfig, HttpResult, Stack } from './stack.js';
+import { hcmOf } from '../support/envoy-config.js';
 
 const es = esClient(inject('esUrl'));
 const prefix = uniquePrefix('channels');
@@ -99,16 +100,12 @@ const post = (path: string, body: string, headers: Record<string, string> = anon
 
 /** Envoy routes that tell the upstream which route Envoy chose: kept after a :path rewrite? */
 function markRoutes(cfg: EnvoyConfig): void {
-  const vh =
-    cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config
-      .virtual_hosts[0];
+  const vh = hcmOf(cfg).route_config.virtual_hosts[0]!;
   const mark = (value: string) => [
     { header: { key: 'x-route', value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
   ];
-  const routes = vh.routes as Record<string, unknown>[];
-  const fallback = routes.find(
-    (r) => (r.match as { prefix?: string }).prefix === '/' && !r.typed_per_filter_config,
-  )!;
+  const routes = vh.routes;
+  const fallback = routes.find((r) => r.match.prefix === '/' && !r.typed_per_filter_config)!;
   fallback.request_headers_to_add = mark('fallback');
   routes.unshift(
     {

@@ -32,19 +32,21 @@ import { loadConfig } from '../../src/config/config.js';
 import { ERROR_STATUS } from '../../src/errors.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import { lintPolicy } from '../../src/policy/lint.js';
-import { validateObject } from '../support/manifests.js';
-import { checkRelease } from '../support/release.js';
-import type { Obj } from '../support/manifests.js';
-import type { EnvoyConfig } from './stack.js';
+import { clusterOf, hcmOf, patchValue } from '../support/envoy-config.js';
+import type { EnvoyConfig, HttpConnectionManager, HttpFilter } from '../support/envoy-config.js';
+import { asManifest, findObject, validateObject } from '../support/manifests.js';
+import type { Kind, Kinds, Manifest } from '../support/manifests.js';
+import { checkRelease, present } from '../support/release.js';
 
 const root = (...p: string[]) => join(PROJECT_ROOT, ...p);
 const read = (...p: string[]) => readFileSync(root(...p), 'utf8');
 
-function docs(file: string): Obj[] {
+function docs(file: string): unknown[] {
   return parseAllDocuments(read(file), { merge: true })
     .map((d) => {
       expect(d.errors, file).toEqual([]);
-      return d.toJS() as Obj;
+      const o: unknown = d.toJS();
+      return o;
     })
     .filter((o) => o !== null);
 }
@@ -56,7 +58,19 @@ const yamlFiles = (dir: string) =>
 
 /** Every object of a directory of manifests, with the file it came from. */
 const objects = (dir: string) =>
-  yamlFiles(dir).flatMap((file) => docs(file).map((o: Obj) => ({ file, o })));
+  yamlFiles(dir).flatMap((file) => docs(file).map((o) => ({ file, o: asManifest(o, file) })));
+
+/** The object of that kind and name in a directory's objects. */
+const findIn = <K extends Kind>(
+  all: { o: Manifest }[],
+  kind: K,
+  name?: string,
+): Kinds[K] | undefined =>
+  findObject(
+    all.map(({ o }) => o),
+    kind,
+    name,
+  );
 
 function envoyValidate(yamlText: string): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cg-envoy-validate-'));
@@ -69,12 +83,16 @@ function envoyValidate(yamlText: string): { status: number | null; output: strin
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
-const hcmOf = (cfg: EnvoyConfig) =>
-  cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
-const extProcOf = (cfg: EnvoyConfig) =>
-  hcmOf(cfg).http_filters.find((f: Obj) => f.name === 'envoy.filters.http.ext_proc');
+const filterOf = (hcm: HttpConnectionManager, name: string): HttpFilter =>
+  present(
+    hcm.http_filters.find((f) => f.name === name),
+    name,
+  );
+const extProcOf = (cfg: EnvoyConfig) => filterOf(hcmOf(cfg), 'envoy.filters.http.ext_proc');
 
-const localEnvoy = (): EnvoyConfig => parse(read('envoy/envoy.yaml'));
+/** An Envoy config file of the project (envoy --mode validate checks the shape claimed). */
+const envoyFile = (file: string) => parse(read(file)) as EnvoyConfig;
+const localEnvoy = () => envoyFile('envoy/envoy.yaml');
 
 describe('every shipped YAML file parses', () => {
   const files = [
@@ -105,13 +123,13 @@ describe('Envoy configurations pass envoy --mode validate', () => {
     const r = envoyValidate(read('deploy/compose/envoy.yaml'));
     expect(r.output).toContain('OK');
     expect(r.status).toBe(0);
-    const compose = parse(read('deploy/compose/envoy.yaml'));
+    const compose = envoyFile('deploy/compose/envoy.yaml');
     const local = localEnvoy();
     expect(hcmOf(compose)).toEqual(hcmOf(local));
     const clusters = Object.fromEntries(
-      compose.static_resources.clusters.map((c: Obj) => [
+      compose.static_resources.clusters.map((c) => [
         c.name,
-        c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address,
+        c.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address,
       ]),
     );
     expect(clusters).toEqual({
@@ -122,40 +140,43 @@ describe('Envoy configurations pass envoy --mode validate', () => {
 
   it('a negative control: a broken config is refused', () => {
     const cfg = localEnvoy();
-    extProcOf(cfg).typed_config.processing_mode.request_body_mode = 'SOMETIMES';
+    extProcOf(cfg).typed_config.processing_mode!.request_body_mode = 'SOMETIMES';
     const r = envoyValidate(stringify(cfg));
     expect(r.status).not.toBe(0);
   });
 
   it('envoy/envoy.yaml with the Istio EnvoyFilter patches applied', () => {
-    const filters = docs('deploy/istio/envoyfilters.yaml');
-    const named = (n: string) => filters.find((f: Obj) => f.metadata.name === n);
-    const [filterPatch] = named('callguard-ext-proc').spec.configPatches;
-    const routePatches = named('callguard-routes').spec.configPatches;
+    const file = 'deploy/istio/envoyfilters.yaml';
+    const filters = docs(file).map((o) => asManifest(o, file));
+    const patches = (n: string) =>
+      present(findObject(filters, 'EnvoyFilter', n)?.spec?.configPatches, n);
+    const [filterPatch] = patches('callguard-ext-proc');
+    const routePatches = patches('callguard-routes');
     const cfg = localEnvoy();
     const hcm = hcmOf(cfg);
     // INSERT_BEFORE the router: replace our ext_proc filter by the patch's.
-    hcm.http_filters = hcm.http_filters.filter(
-      (f: Obj) => f.name !== 'envoy.filters.http.ext_proc',
+    hcm.http_filters = hcm.http_filters.filter((f) => f.name !== 'envoy.filters.http.ext_proc');
+    const value = structuredClone(
+      patchValue(present(filterPatch, 'ext_proc patch'), 'HTTP_FILTER'),
     );
-    const value = structuredClone(filterPatch.patch.value);
-    value.typed_config.grpc_service.envoy_grpc.cluster_name = 'callguard';
+    value.typed_config.grpc_service!.envoy_grpc.cluster_name = 'callguard';
     hcm.http_filters.splice(hcm.http_filters.length - 1, 0, value);
     // MERGE the local reply patch into the connection manager (ours removed first).
-    const [replyPatch] = named('callguard-local-reply').spec.configPatches;
+    const [replyPatch] = patches('callguard-local-reply');
     delete hcm.local_reply_config;
     hcm.local_reply_config = structuredClone(
-      replyPatch.patch.value.typed_config.local_reply_config,
+      patchValue(present(replyPatch, 'local reply patch'), 'NETWORK_FILTER').typed_config
+        .local_reply_config,
     );
     // MERGE each route patch into a route of that name.
-    const routes = hcm.route_config.virtual_hosts[0].routes;
+    const routes = hcm.route_config.virtual_hosts[0]!.routes;
     for (const p of routePatches) {
-      const name = p.match.routeConfiguration.vhost.route.name;
+      const name = p.match?.routeConfiguration?.vhost?.route?.name;
       routes.unshift({
         name,
         match: { path: `/istio/${name}` },
         route: { cluster: 'demo_upstream' },
-        ...p.patch.value,
+        ...patchValue(p, 'HTTP_ROUTE'),
       });
     }
     const r = envoyValidate(stringify(cfg));
@@ -167,40 +188,41 @@ describe('Envoy configurations pass envoy --mode validate', () => {
 describe("Under load: the breakers to callguard and Envoy's own refusals (docs/operations.md)", () => {
   const configs = [
     ['envoy/envoy.yaml', localEnvoy()],
-    ['deploy/compose/envoy.yaml', parse(read('deploy/compose/envoy.yaml'))],
+    ['deploy/compose/envoy.yaml', envoyFile('deploy/compose/envoy.yaml')],
   ] as const;
-  const cluster = (cfg: EnvoyConfig, name: string) =>
-    cfg.static_resources.clusters.find((c: Obj) => c.name === name);
+  const thresholds = (cfg: EnvoyConfig, name: string) =>
+    present(clusterOf(cfg, name).circuit_breakers, `${name} circuit_breakers`).thresholds;
 
   it.each(configs)('%s: the breakers leave room for 2,000 calls on a slow upstream', (_f, cfg) => {
     for (const name of ['callguard', 'demo_upstream']) {
-      const [t, ...more] = cluster(cfg, name).circuit_breakers.thresholds;
+      const [t, ...more] = thresholds(cfg, name);
       expect(more).toEqual([]);
-      expect(t.priority).toBe('DEFAULT');
-      expect(t.max_requests).toBeGreaterThanOrEqual(2000);
-      expect(t.max_pending_requests).toBeGreaterThan(0);
-      expect(t.track_remaining).toBe(true);
+      expect(t?.priority).toBe('DEFAULT');
+      expect(t?.max_requests).toBeGreaterThanOrEqual(2000);
+      expect(t?.max_pending_requests).toBeGreaterThan(0);
+      expect(t?.track_remaining).toBe(true);
     }
     // HTTP/1.1 to the function: one connection per call in flight.
-    const up = cluster(cfg, 'demo_upstream').circuit_breakers.thresholds[0];
-    expect(up.max_connections).toBeGreaterThanOrEqual(up.max_requests);
-    expect(cluster(cfg, 'callguard').circuit_breakers).toEqual(
-      cluster(localEnvoy(), 'callguard').circuit_breakers,
+    const up = present(thresholds(cfg, 'demo_upstream')[0], 'demo_upstream thresholds');
+    expect(up.max_connections).toBeGreaterThanOrEqual(present(up.max_requests, 'max_requests'));
+    expect(clusterOf(cfg, 'callguard').circuit_breakers).toEqual(
+      clusterOf(localEnvoy(), 'callguard').circuit_breakers,
     );
   });
 
   it('ext_proc and ext_authz fail closed with 503 (status_on_error), not an empty 500/403', () => {
-    const filters = hcmOf(localEnvoy()).http_filters;
+    const hcm = hcmOf(localEnvoy());
     for (const name of ['envoy.filters.http.ext_proc', 'envoy.filters.http.ext_authz']) {
-      const f = filters.find((x: Obj) => x.name === name).typed_config;
+      const f = filterOf(hcm, name).typed_config;
       expect(f.failure_mode_allow).toBe(false);
       expect(f.status_on_error).toEqual({ code: 'ServiceUnavailable' });
     }
   });
 
   it('local_reply_config: each mapper answers a code of src/errors.ts, with its status, as JSON', () => {
-    const mappers = hcmOf(localEnvoy()).local_reply_config.mappers as Obj[];
-    expect(hcmOf(localEnvoy()).local_reply_config.body_format).toBeUndefined(); // callguard's bodies untouched
+    const reply = present(hcmOf(localEnvoy()).local_reply_config, 'local_reply_config');
+    const mappers = reply.mappers;
+    expect(reply.body_format).toBeUndefined(); // callguard's bodies untouched
     const seen = new Set<string>();
     for (const m of mappers) {
       const f = m.filter.extension_filter;
@@ -230,45 +252,48 @@ describe("Under load: the breakers to callguard and Envoy's own refusals (docs/o
 
   it('Istio: the gateway gets the same local replies, ext_proc setting and breakers', () => {
     const istio = objects('deploy/istio');
-    const ef = istio.find(({ o }) => o.metadata.name === 'callguard-local-reply')?.o;
-    expect(ef.spec.workloadSelector).toEqual(
-      istio.find(({ o }) => o.metadata.name === 'callguard-ext-proc')?.o.spec.workloadSelector,
+    const ef = findIn(istio, 'EnvoyFilter', 'callguard-local-reply');
+    expect(ef?.spec?.workloadSelector).toEqual(
+      findIn(istio, 'EnvoyFilter', 'callguard-ext-proc')?.spec?.workloadSelector,
     );
-    const [p] = ef.spec.configPatches;
+    const p = present(ef?.spec?.configPatches?.[0], 'local reply patch');
     expect(p.applyTo).toBe('NETWORK_FILTER');
-    expect(p.patch.operation).toBe('MERGE');
-    expect(p.match.listener.filterChain.filter.name).toBe(
+    expect(p.patch?.operation).toBe('MERGE');
+    expect(p.match?.listener?.filterChain?.filter?.name).toBe(
       'envoy.filters.network.http_connection_manager',
     );
-    expect(p.patch.value.typed_config.local_reply_config).toEqual(
+    expect(patchValue(p, 'NETWORK_FILTER').typed_config.local_reply_config).toEqual(
       hcmOf(localEnvoy()).local_reply_config,
     );
-    const dr = istio.find(({ o }) => o.kind === 'DestinationRule')?.o;
-    expect(dr.spec.host).toBe('callguard.callguard.svc.cluster.local');
-    const t = cluster(localEnvoy(), 'callguard').circuit_breakers.thresholds[0];
-    expect(dr.spec.trafficPolicy.connectionPool).toEqual({
-      tcp: { maxConnections: t.max_connections },
-      http: { http2MaxRequests: t.max_requests, http1MaxPendingRequests: t.max_pending_requests },
+    const dr = findIn(istio, 'DestinationRule');
+    expect(dr?.spec?.host).toBe('callguard.callguard.svc.cluster.local');
+    const t = thresholds(localEnvoy(), 'callguard')[0];
+    expect(dr?.spec?.trafficPolicy?.connectionPool).toEqual({
+      tcp: { maxConnections: t?.max_connections },
+      http: { http2MaxRequests: t?.max_requests, http1MaxPendingRequests: t?.max_pending_requests },
     });
   });
 });
 
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
   const all = objects('deploy/kubernetes');
-  const find = (kind: string, name: string) =>
-    all.find(({ o }) => o.kind === kind && o.metadata.name === name)?.o;
+  const find = <K extends Kind>(kind: K, name: string) => findIn(all, kind, name);
 
-  it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o]))(
+  it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o] as const))(
     'validates against its schema: %s',
     (_name, o) => {
       expect(() => validateObject(o)).not.toThrow();
-      expect(o.metadata.namespace).toBe('callguard');
+      expect(o.metadata?.namespace).toBe('callguard');
     },
   );
 
   it('rejects an invalid object (the validators are live)', () => {
-    const d = structuredClone(find('Deployment', 'callguard'));
-    d.spec.template.spec.containers[0].livenessProbe.grpc = { port: 'grpc' };
+    const d = structuredClone(present(find('Deployment', 'callguard'), 'Deployment'));
+    // A gRPC probe on a named port: the schema wants a number.
+    const probe = d.spec?.template.spec?.containers[0]?.livenessProbe as {
+      grpc?: { port: unknown };
+    };
+    probe.grpc = { port: 'grpc' };
     expect(() => new Deployment(d).validate()).toThrow(/grpc\/port must be integer/);
   });
 
@@ -278,13 +303,13 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       'callguard',
       'callguard',
     );
-    expect(deployment.spec.replicas).toBe(2);
-    expect(container.ports.map((p: Obj) => p.containerPort)).toEqual([50051, 9090]);
-    expect(find('Service', 'callguard-headless').spec.clusterIP).toBe('None');
+    expect(deployment.spec?.replicas).toBe(2);
+    expect(container.ports?.map((p) => p.containerPort)).toEqual([50051, 9090]);
+    expect(find('Service', 'callguard-headless')?.spec?.clusterIP).toBe('None');
   });
 
   it('the policies ConfigMap is policies/, and loads as mounted', () => {
-    const cm = find('ConfigMap', 'callguard-policies');
+    const cm = present(find('ConfigMap', 'callguard-policies'), 'policies ConfigMap');
     // The Kubernetes example ships the payments policy and the contracts it names (the LLM
     // and approvals examples need token keys and an approval store configured first).
     // Keys are the files' paths in the folder, "/" written "__".
@@ -301,15 +326,16 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
 
     // Lay the files out as the Deployment's volume items do, then load and lint them.
     const dep = find('Deployment', 'callguard');
-    const vol = dep.spec.template.spec.volumes.find((v: Obj) => v.name === 'policies');
-    expect(vol.configMap.name).toBe('callguard-policies');
+    const vol = dep?.spec?.template.spec?.volumes?.find((v) => v.name === 'policies');
+    expect(vol?.configMap?.name).toBe('callguard-policies');
+    const items = present(vol?.configMap?.items, 'policies volume items');
     const dir = mkdtempSync(join(tmpdir(), 'cg-k8s-policies-'));
-    for (const item of vol.configMap.items) {
+    for (const item of items) {
       mkdirSync(dirname(join(dir, item.path)), { recursive: true });
-      writeFileSync(join(dir, item.path), cm.data[item.key]);
+      writeFileSync(join(dir, item.path), present(cm.data?.[item.key], item.key));
     }
-    expect(vol.configMap.items.map((i: Obj) => i.key).sort()).toEqual(Object.keys(expected).sort());
-    for (const item of vol.configMap.items) expect(item.key).toBe(item.path.replaceAll('/', '__'));
+    expect(items.map((i) => i.key).sort()).toEqual(Object.keys(expected).sort());
+    for (const item of items) expect(item.key).toBe(item.path.replaceAll('/', '__'));
     expect(loadPolicy([dir]).routes.length).toBeGreaterThan(0);
     expect(lintPolicy([dir]).diagnostics).toEqual([]);
   });
@@ -317,9 +343,9 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
 
 describe('Istio manifests (deploy/istio)', () => {
   const all = objects('deploy/istio');
-  const byName = (name: string) => all.find(({ o }) => o.metadata.name === name)?.o;
+  const filter = (name: string) => findIn(all, 'EnvoyFilter', name);
 
-  it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o]))(
+  it.each(all.map(({ file, o }) => [`${file} ${o.kind}/${o.metadata?.name}`, o] as const))(
     'validates against its schema: %s',
     (_name, o) => {
       expect(() => validateObject(o)).not.toThrow();
@@ -327,20 +353,20 @@ describe('Istio manifests (deploy/istio)', () => {
   );
 
   it('inserts ext_proc before the router with the processing mode of envoy/envoy.yaml', () => {
-    const ef = byName('callguard-ext-proc');
-    expect(ef.spec.configPatches).toHaveLength(1);
-    const [p] = ef.spec.configPatches;
+    const patches = filter('callguard-ext-proc')?.spec?.configPatches;
+    expect(patches).toHaveLength(1);
+    const p = present(patches?.[0], 'ext_proc patch');
     expect(p.applyTo).toBe('HTTP_FILTER');
-    expect(['GATEWAY', 'SIDECAR_INBOUND']).toContain(p.match.context);
-    expect(p.match.listener.filterChain.filter).toEqual({
+    expect(['GATEWAY', 'SIDECAR_INBOUND']).toContain(p.match?.context);
+    expect(p.match?.listener?.filterChain?.filter).toEqual({
       name: 'envoy.filters.network.http_connection_manager',
       subFilter: { name: 'envoy.filters.http.router' },
     });
-    expect(p.patch.operation).toBe('INSERT_BEFORE');
-    const theirs = structuredClone(p.patch.value);
+    expect(p.patch?.operation).toBe('INSERT_BEFORE');
+    const theirs = structuredClone(patchValue(p, 'HTTP_FILTER'));
     const ours = structuredClone(extProcOf(localEnvoy()));
     // Only the cluster differs: Istio's outbound cluster of the callguard Service.
-    expect(theirs.typed_config.grpc_service.envoy_grpc.cluster_name).toBe(
+    expect(theirs.typed_config.grpc_service?.envoy_grpc.cluster_name).toBe(
       'outbound|50051||callguard.callguard.svc.cluster.local',
     );
     delete theirs.typed_config.grpc_service;
@@ -349,30 +375,28 @@ describe('Istio manifests (deploy/istio)', () => {
   });
 
   it('per-route patches name VirtualService routes and policy routes and functions that exist', () => {
-    const vs = byName('functions');
-    const vsRoutes = new Set(
-      all.find(({ o }) => o.kind === 'VirtualService')?.o.spec.http.map((h: Obj) => h.name),
-    );
+    const vs = findIn(all, 'VirtualService', 'functions');
+    const vsRoutes = new Set(vs?.spec?.http?.map((h) => h.name));
     expect(vs).toBeDefined();
     const policy = loadPolicy([root('policies')]);
-    const patches = byName('callguard-routes').spec.configPatches;
+    const patches = present(filter('callguard-routes')?.spec?.configPatches, 'route patches');
+    const functionsHost = hcmOf(localEnvoy()).route_config.virtual_hosts[0];
     let disabled = 0;
     for (const p of patches) {
       expect(p.applyTo).toBe('HTTP_ROUTE');
-      expect(p.patch.operation).toBe('MERGE');
-      expect(vsRoutes.has(p.match.routeConfiguration.vhost.route.name)).toBe(true);
-      const meta = p.patch.value.metadata?.filter_metadata?.callguard;
+      expect(p.patch?.operation).toBe('MERGE');
+      expect(vsRoutes.has(p.match?.routeConfiguration?.vhost?.route?.name)).toBe(true);
+      const value = patchValue(p, 'HTTP_ROUTE');
+      const meta = value.metadata?.filter_metadata.callguard;
       if (meta) {
-        expect(policy.routesByName.has(meta.policy)).toBe(true);
-        expect(policy.functions.has(meta.function)).toBe(true);
+        expect(policy.routesByName.has(present(meta.policy, 'policy'))).toBe(true);
+        expect(policy.functions.has(present(meta.function, 'function'))).toBe(true);
       }
-      const perRoute = p.patch.value.typed_per_filter_config?.['envoy.filters.http.ext_proc'];
+      const perRoute = value.typed_per_filter_config?.['envoy.filters.http.ext_proc'];
       if (meta) {
         // Function routes stream their bodies as the local stack's virtual host does.
         expect(perRoute).toEqual(
-          hcmOf(localEnvoy()).route_config.virtual_hosts[0].typed_per_filter_config[
-            'envoy.filters.http.ext_proc'
-          ],
+          functionsHost?.typed_per_filter_config?.['envoy.filters.http.ext_proc'],
         );
       } else if (perRoute) {
         expect(perRoute).toEqual({
@@ -386,8 +410,25 @@ describe('Istio manifests (deploy/istio)', () => {
   });
 });
 
+/** The parts of a Compose file the tests read (the schema test checks the whole file). */
+interface ComposeFile {
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: string;
+      command?: string[];
+      healthcheck?: { test?: string[] };
+      /** The long form (service → condition), the one this project writes. */
+      depends_on?: Record<string, { condition: string }>;
+      ports?: string[];
+      volumes?: string[];
+    }
+  >;
+}
+
 describe('docker-compose.yml', () => {
-  const compose = docs('docker-compose.yml')[0];
+  const compose = docs('docker-compose.yml')[0] as ComposeFile;
 
   it('validates against the Compose Specification schema', () => {
     const require = createRequire(import.meta.url);
@@ -418,27 +459,27 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(s).sort()).toEqual(
       ['callguard', 'demo-endpoint', 'elasticsearch', 'envoy', 'idp', 'kibana'].sort(),
     );
-    for (const [name, svc] of Object.entries<Obj>(s)) {
+    for (const [name, svc] of Object.entries(s)) {
       expect(svc.healthcheck?.test, `${name} healthcheck`).toBeDefined();
-      for (const dep of Object.values<Obj>(svc.depends_on ?? {})) {
+      for (const dep of Object.values(svc.depends_on ?? {})) {
         expect(dep.condition).toBe('service_healthy');
       }
       for (const p of svc.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
     }
-    expect(s.envoy.image).toBe(`envoyproxy/envoy:v${ENVOY_VERSION}`);
-    expect(s.elasticsearch.image).toMatch(/elasticsearch:8\.19\.\d+$/);
-    expect(s.kibana.image).toMatch(/kibana:8\.19\.\d+$/);
+    expect(s.envoy?.image).toBe(`envoyproxy/envoy:v${ENVOY_VERSION}`);
+    expect(s.elasticsearch?.image).toMatch(/elasticsearch:8\.19\.\d+$/);
+    expect(s.kibana?.image).toMatch(/kibana:8\.19\.\d+$/);
     for (const name of ['callguard', 'demo-endpoint', 'idp']) {
-      expect(s[name].image).toBe('callguard:0.1.0');
-      expect(s[name].build).toBe('.');
+      expect(s[name]?.image).toBe('callguard:0.1.0');
+      expect(s[name]?.build).toBe('.');
     }
-    expect(s['demo-endpoint'].command.slice(0, 2)).toEqual(['demo', 'endpoint']);
-    expect(s.idp.command.slice(0, 2)).toEqual(['demo', 'idp']);
+    expect(s['demo-endpoint']?.command?.slice(0, 2)).toEqual(['demo', 'endpoint']);
+    expect(s.idp?.command?.slice(0, 2)).toEqual(['demo', 'idp']);
   });
 
   it('mounts files that exist, and a callguard config that loads', () => {
     const mounts = new Map<string, string>();
-    for (const svc of Object.values<Obj>(compose.services)) {
+    for (const svc of Object.values(compose.services)) {
       for (const v of svc.volumes ?? []) {
         const [src, dst] = String(v).split(':');
         if (src?.startsWith('./')) {
@@ -455,7 +496,7 @@ describe('docker-compose.yml', () => {
     expect(config.policies).toEqual(['/etc/callguard/policies']);
     expect(mounts.get('/etc/callguard/policies')).toBe('./policies');
     expect(config.identity.oidc[0]?.issuer).toBe('http://idp:8082');
-    expect(compose.services.idp.command).toContain('http://idp:8082');
+    expect(compose.services.idp?.command).toContain('http://idp:8082');
   });
 });
 

@@ -20,14 +20,15 @@ import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/cli/envoy.js';
 import { goBinaryIs } from '../../src/cli/install.js';
 import { CHART, HELM, helm, helmBinary, helmEnv } from '../support/helm.js';
-import { parseObjects, validateObject } from '../support/manifests.js';
-import type { Obj } from '../support/manifests.js';
-import { checkRelease } from '../support/release.js';
+import { patchValue } from '../support/envoy-config.js';
+import { findObject, parseObjects, validateObject } from '../support/manifests.js';
+import type { Kind, Manifest } from '../support/manifests.js';
+import { checkRelease, present } from '../support/release.js';
 
 const OPTIONAL = join(CHART, 'ci/optional-values.yaml');
 
 /** `helm template` of the chart; fails the test with helm's message if it refuses. */
-function render(args: string[], name = 'callguard', namespace = 'callguard'): Obj[] {
+function render(args: string[], name = 'callguard', namespace = 'callguard'): Manifest[] {
   const r = helm(['template', name, CHART, '--namespace', namespace, ...args]);
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
@@ -41,8 +42,8 @@ function valuesFile(values: Record<string, unknown>): string {
   return file;
 }
 
-const label = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
-const kinds = (all: Obj[]) => all.map((o) => o.kind).sort();
+const label = (o: Manifest) => `${o.kind}/${o.metadata?.name}`;
+const kinds = (all: Manifest[]) => all.map((o) => o.kind).sort();
 
 describe('the pinned helm', () => {
   it('is helm v4.3.2 built from its Go module, and another version would not pass', () => {
@@ -67,9 +68,12 @@ describe('helm lint --strict', () => {
 describe('helm template, default values', () => {
   const all = render([]);
 
-  it.each(all.map((o) => [label(o), o]))('validates against its schema: %s', (_name, o) => {
-    expect(() => validateObject(o)).not.toThrow();
-  });
+  it.each(all.map((o) => [label(o), o] as const))(
+    'validates against its schema: %s',
+    (_name, o) => {
+      expect(() => validateObject(o)).not.toThrow();
+    },
+  );
 
   it('renders the core only: no autoscaler, ServiceMonitor, Istio filters or Secrets', () => {
     expect(kinds(all)).toEqual(
@@ -88,22 +92,24 @@ describe('helm template, default values', () => {
 
   it('holds together; without a policy callguard starts and refuses every call', () => {
     const { deployment, config } = checkRelease(all, 'callguard', 'callguard');
-    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec?.replicas).toBe(2);
     // The audit goes to the log until Elasticsearch and a key are given.
     expect(config.audit.elasticsearch).toBeUndefined();
-    const policies = all.find((o) => o.metadata.name === 'callguard-policies');
-    expect(Object.keys(policies.data)).toEqual(['no-policy.yaml']);
+    const policies = findObject(all, 'ConfigMap', 'callguard-policies');
+    expect(Object.keys(policies?.data ?? {})).toEqual(['no-policy.yaml']);
   });
 });
 
 describe('helm template, every optional part on (ci/optional-values.yaml)', () => {
   const all = render(['-f', OPTIONAL]);
-  const find = (kind: string, name = 'callguard') =>
-    all.find((o) => o.kind === kind && o.metadata.name === name);
+  const find = <K extends Kind>(kind: K, name = 'callguard') => findObject(all, kind, name);
 
-  it.each(all.map((o) => [label(o), o]))('validates against its schema: %s', (_name, o) => {
-    expect(() => validateObject(o)).not.toThrow();
-  });
+  it.each(all.map((o) => [label(o), o] as const))(
+    'validates against its schema: %s',
+    (_name, o) => {
+      expect(() => validateObject(o)).not.toThrow();
+    },
+  );
 
   it('renders the autoscaler, ServiceMonitor, the three Istio EnvoyFilters and the DestinationRule, still no Secret', () => {
     expect(kinds(all)).toEqual(
@@ -138,8 +144,8 @@ describe('helm template, every optional part on (ci/optional-values.yaml)', () =
         valueFrom: { secretKeyRef: { name: 'callguard-elasticsearch', key: 'url' } },
       },
     ]);
-    const volumes = find('Deployment').spec.template.spec.volumes;
-    const fp = volumes.find((v: Obj) => v.name === 'fingerprint-keys').secret;
+    const volumes = find('Deployment')?.spec?.template.spec?.volumes ?? [];
+    const fp = volumes.find((v) => v.name === 'fingerprint-keys')?.secret;
     expect(fp).toEqual({
       secretName: 'callguard-keys',
       defaultMode: 0o440,
@@ -148,9 +154,9 @@ describe('helm template, every optional part on (ci/optional-values.yaml)', () =
         { key: 'fingerprint-fp1', path: 'fp1' },
       ],
     });
-    const policies = volumes.find((v: Obj) => v.name === 'policies').configMap;
-    expect(policies.name).toBe('my-policies');
-    expect(policies.items).toContainEqual({
+    const policies = volumes.find((v) => v.name === 'policies')?.configMap;
+    expect(policies?.name).toBe('my-policies');
+    expect(policies?.items).toContainEqual({
       key: 'charge_card.request.json',
       path: 'contracts/charge_card.request.json',
     });
@@ -160,24 +166,33 @@ describe('helm template, every optional part on (ci/optional-values.yaml)', () =
 
   it('the network policy narrows gRPC to the gateway and egress to DNS and Elasticsearch', () => {
     const np = find('NetworkPolicy');
-    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-    expect(np.spec.ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: 'ingressgateway' });
-    expect(np.spec.egress).toHaveLength(2);
+    expect(np?.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np?.spec?.ingress?.[0]?.from?.[0]?.podSelector?.matchLabels).toEqual({
+      istio: 'ingressgateway',
+    });
+    expect(np?.spec?.egress).toHaveLength(2);
   });
 
   it('the route patches: metadata and streaming on function routes, ext_proc off on health', () => {
-    const patches = find('EnvoyFilter', 'callguard-routes').spec.configPatches;
+    const routes = find('EnvoyFilter', 'callguard-routes');
+    const patches = present(routes?.spec?.configPatches, 'route patches');
     const byRoute = Object.fromEntries(
-      patches.map((p: Obj) => [p.match.routeConfiguration.vhost.route.name, p.patch.value]),
+      patches.map(
+        (p) =>
+          [
+            String(p.match?.routeConfiguration?.vhost?.route?.name),
+            patchValue(p, 'HTTP_ROUTE'),
+          ] as const,
+      ),
     );
     expect(Object.keys(byRoute)).toEqual(['charge-card', 'lookup-customer', 'functions-health']);
-    expect(byRoute['charge-card'].metadata.filter_metadata.callguard).toEqual({
+    expect(byRoute['charge-card']?.metadata?.filter_metadata.callguard).toEqual({
       policy: 'charge_card',
       function: 'charge_card',
     });
     expect(
-      byRoute['charge-card'].typed_per_filter_config['envoy.filters.http.ext_proc'].overrides
-        .processing_mode.request_body_mode,
+      byRoute['charge-card']?.typed_per_filter_config?.['envoy.filters.http.ext_proc']?.overrides
+        ?.processing_mode?.request_body_mode,
     ).toBe('FULL_DUPLEX_STREAMED');
     expect(byRoute['functions-health']).toEqual({
       typed_per_filter_config: {
@@ -187,8 +202,8 @@ describe('helm template, every optional part on (ci/optional-values.yaml)', () =
         },
       },
     });
-    for (const p of patches) expect(p.match.context).toBe('GATEWAY');
-    expect(find('EnvoyFilter', 'callguard-routes').metadata.namespace).toBe('istio-system');
+    for (const p of patches) expect(p.match?.context).toBe('GATEWAY');
+    expect(routes?.metadata?.namespace).toBe('istio-system');
   });
 });
 
@@ -210,14 +225,14 @@ describe('values flow through', () => {
     );
     for (const o of all) expect(() => validateObject(o), label(o)).not.toThrow();
     const { container } = checkRelease(all, 'prod-callguard', 'guard');
-    expect(container.ports.map((p: Obj) => p.containerPort)).toEqual([50052, 9091]);
-    const ef = all.find((o) => o.metadata.name === 'prod-callguard-ext-proc');
-    expect(ef.spec.configPatches[0].match.context).toBe('SIDECAR_INBOUND');
+    expect(container.ports?.map((p) => p.containerPort)).toEqual([50052, 9091]);
+    const ef = findObject(all, 'EnvoyFilter', 'prod-callguard-ext-proc');
+    expect(ef?.spec?.configPatches?.[0]?.match?.context).toBe('SIDECAR_INBOUND');
   });
 
   it('a config change rolls the pods (checksum), a policy change does not', () => {
     const checksum = (args: string[]) =>
-      render(args).find((o) => o.kind === 'Deployment').spec.template.metadata.annotations[
+      findObject(render(args), 'Deployment')?.spec?.template.metadata?.annotations?.[
         'checksum/config'
       ];
     const base = checksum([]);

@@ -9,6 +9,7 @@ import { startTestIdp } from '../support/idp.js';
 import type { TestIdp } from '../support/idp.js';
 import { http, postJson, sessionRecord, startStack } from './stack.js';
 import type { EnvoyConfig, Stack } from './stack.js';
+import { hcmOf } from '../support/envoy-config.js';
 
 const AUD = 'callguard';
 const POLICY = join(PROJECT_ROOT, 'test/fixtures/identity/policy.yaml');
@@ -188,7 +189,7 @@ describe('Envoy jwt_authn in front of ext_proc', () => {
             ],
           },
         });
-        const hcm = cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+        const hcm = hcmOf(cfg);
         hcm.http_filters.unshift({
           name: 'envoy.filters.http.jwt_authn',
           typed_config: {

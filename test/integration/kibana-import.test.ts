@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/cli/envoy.js';
 import { KIBANA_OBJECTS } from '../../src/cli/kibana.js';
+import { matching } from '../support/matchers.js';
 
 const text = readFileSync(KIBANA_OBJECTS, 'utf8');
 const objects = text
@@ -50,7 +51,7 @@ describe('callguard kibana import', () => {
       expect(seen.headers).toMatchObject({
         'kbn-xsrf': 'true',
         authorization: `Basic ${Buffer.from('elastic:pw').toString('base64')}`,
-        'content-type': expect.stringMatching(/^multipart\/form-data; boundary=/),
+        'content-type': matching(/^multipart\/form-data; boundary=/),
       });
       expect(seen.body).toContain('filename="callguard.ndjson"');
       expect(seen.body).toContain(text);

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { Tokenizer } from '../../src/enforce/tokenize.js';
 import { postJson, sessionRecord, startStack, TEST_TOKEN_KEY } from './stack.js';
 import type { Stack } from './stack.js';
+import { matching } from '../support/matchers.js';
 
 const CARD = '4242 4242 4242 4242';
 const SSN = '536-22-1847';
@@ -209,7 +210,7 @@ describe('OpenAI Responses (openai SDK)', () => {
     });
     const sent = lastBody('/v1/responses');
     for (const canary of [CARD, SSN, EMAIL, AWS_KEY]) expect(sent).not.toContain(canary);
-    const input = JSON.parse(sent).input as { arguments?: string }[];
+    const input = (JSON.parse(sent) as { input: { arguments?: string }[] }).input;
     expect(JSON.parse(input[1]!.arguments!)).toEqual({ invoice_id: 'i1', card_number: CARD_TOKEN });
     expect(r.output_text).toBe('Mail sent to a**.********@*******.***.');
   });
@@ -323,10 +324,13 @@ describe('Anthropic Messages (@anthropic-ai/sdk)', () => {
     });
     const sent = lastBody('/v1/messages');
     for (const canary of [CARD, EMAIL]) expect(sent).not.toContain(canary);
-    expect(JSON.parse(sent).messages[1].content[0].input.card_number).toBe(CARD_TOKEN);
+    const { messages } = JSON.parse(sent) as {
+      messages: { content: { input?: Record<string, unknown> }[] }[];
+    };
+    expect(messages[1]?.content[0]?.input?.card_number).toBe(CARD_TOKEN);
     expect(msg.content[0]).toMatchObject({
       type: 'text',
-      text: expect.stringMatching(/^Noted tok_ssn_[^ ]+\.$/),
+      text: matching(/^Noted tok_ssn_[^ ]+\.$/),
     });
   });
 
@@ -411,7 +415,7 @@ describe('MCP (@modelcontextprotocol/sdk) over streamable HTTP', () => {
       server.registerTool(
         'pay_invoice',
         { inputSchema: { invoice_id: z.string(), card_number: z.string() } },
-        async (args) => {
+        (args) => {
           argsSeen = args;
           return { content: [{ type: 'text', text: `charged card ${CARD}, receipt to ${EMAIL}` }] };
         },

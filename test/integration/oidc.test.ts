@@ -119,12 +119,14 @@ describe('tokens from the real issuer', () => {
     ],
     [
       'alg: none',
-      async () =>
-        new UnsecuredJWT({ sub: 'svc' })
-          .setIssuer(idp.issuer)
-          .setAudience(AUD)
-          .setExpirationTime('5m')
-          .encode(),
+      () =>
+        Promise.resolve(
+          new UnsecuredJWT({ sub: 'svc' })
+            .setIssuer(idp.issuer)
+            .setAudience(AUD)
+            .setExpirationTime('5m')
+            .encode(),
+        ),
       'identity.oidc.alg',
     ],
     [

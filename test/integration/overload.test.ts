@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, logLines, postJson, startStack } from './stack.js';
 import type { EnvoyConfig, Stack } from './stack.js';
+import { clusterOf } from '../support/envoy-config.js';
 import { metricValue, parseExposition } from '../support/prom.js';
 import { scanBody, writeScanPolicy } from '../support/overload.js';
 import { PROJECT_ROOT } from '../../src/cli/envoy.js';
@@ -238,10 +239,7 @@ describe("Envoy's own refusals when callguard cannot be asked: the same JSON sha
     stack = await startStack({
       policies: [join(PROJECT_ROOT, 'policies')],
       envoy: (cfg: EnvoyConfig) => {
-        const cluster = cfg.static_resources.clusters.find(
-          (c: { name: string }) => c.name === 'callguard',
-        );
-        cluster.circuit_breakers.thresholds[0].max_requests = 3;
+        clusterOf(cfg, 'callguard').circuit_breakers!.thresholds[0]!.max_requests = 3;
       },
     });
   });

@@ -92,8 +92,8 @@ describe('policy reload on file change', () => {
       '{"customer_id":"cus_42"}',
       agents,
     ).finally(() => (settled = true));
-    await until('the upstream to hold the call', async () =>
-      stack.upstream.received.length === 1 ? true : undefined,
+    await until('the upstream to hold the call', () =>
+      Promise.resolve(stack.upstream.received.length === 1 ? true : undefined),
     );
 
     // Confidential values: masked → redacted.

@@ -14,9 +14,11 @@ import { startDemoUpstream } from '../../src/cli/demo-upstream.js';
 import type { DemoUpstream } from '../../src/cli/demo-upstream.js';
 import { envoyBinary, PROJECT_ROOT } from '../../src/cli/envoy.js';
 
+import { clusterOf } from '../support/envoy-config.js';
+import type { EnvoyConfig } from '../support/envoy-config.js';
+
 /** Envoy's bootstrap as parsed YAML; tests reach into it by path. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an Envoy bootstrap is large and loosely typed
-export type EnvoyConfig = any;
+export type { EnvoyConfig };
 
 export interface StackOptions {
   /** Policy paths (default: the shipped policies/). */
@@ -286,11 +288,9 @@ async function startStackOnce(opts: StackOptions): Promise<Stack> {
   });
   if (opts.envoy || replicaPorts.length > 0) {
     const cfg = parse(envoyYaml) as EnvoyConfig;
-    const cluster = cfg.static_resources.clusters.find(
-      (c: { name: string }) => c.name === 'callguard',
-    );
+    const cluster = clusterOf(cfg, 'callguard');
     for (const port of replicaPorts)
-      cluster.load_assignment.endpoints[0].lb_endpoints.push({
+      cluster.load_assignment.endpoints[0]!.lb_endpoints.push({
         endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
       });
     opts.envoy?.(cfg);

@@ -41,7 +41,7 @@ function mappingBeforeTraceContext(): Record<string, unknown> {
   };
   delete m.properties.span;
   m.properties.http!.properties.request = { properties: { method: { type: 'keyword' } } };
-  return m as unknown as Record<string, unknown>;
+  return m;
 }
 
 beforeAll(async () => {

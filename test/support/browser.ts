@@ -40,7 +40,7 @@ export function ensureChromium(say: (line: string) => void): void {
  * user data dir as the persistent context's argument, never as `--user-data-dir`). Tests
  * open isolated contexts on the returned browser, one per signed-in user.
  */
-export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
+export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'callguard-chromium-'));
   const persistent = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

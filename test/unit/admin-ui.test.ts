@@ -97,7 +97,7 @@ describe('the page without sign-in configured', () => {
       addr: '127.0.0.1:0',
       policy: () => ({}) as never,
       draining: () => false,
-      metrics: { exposition: async () => '', contentType: 'text/plain' },
+      metrics: { exposition: () => Promise.resolve(''), contentType: 'text/plain' },
       ui: new AdminUi({ admin: cfg, log }),
       sessions: { store: undefined, fingerprinter: undefined, identifier, admin: cfg, log },
     });

@@ -206,7 +206,7 @@ describe('the refusals', () => {
     expect(r.details).toBe('callguard_overloaded');
     const headers = Object.fromEntries(
       (r.headers?.set_headers ?? []).map((h) => [
-        h.header?.key,
+        String(h.header?.key),
         Buffer.from(h.header?.raw_value ?? []).toString(),
       ]),
     );

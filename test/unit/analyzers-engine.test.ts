@@ -359,9 +359,10 @@ describe('planInspection and completeInspection', () => {
     );
     const plan = planInspection(i);
     const r = completeInspection(plan, answer(plan.sites, { [NAME]: PERSON }));
-    expect(JSON.parse(Buffer.from(r.body).toString()).messages[0].content).toBe(
-      `🙂 é A** ********!`,
-    );
+    const { messages } = JSON.parse(Buffer.from(r.body).toString()) as {
+      messages: { content: string }[];
+    };
+    expect(messages[0]?.content).toBe(`🙂 é A** ********!`);
   });
 
   it('a block rule refuses the body, naming the path, never the value', () => {

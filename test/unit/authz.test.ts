@@ -40,7 +40,7 @@ function req(method: string, path: string, headers: Record<string, string> = {})
 const headerMap = (r: CheckResponse) =>
   Object.fromEntries(
     (r.ok_response?.headers ?? r.denied_response?.headers ?? []).map((h) => [
-      h.header?.key,
+      String(h.header?.key),
       h.header?.value,
     ]),
   );

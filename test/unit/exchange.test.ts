@@ -16,6 +16,7 @@ import { Identifier } from '../../src/identity/identify.js';
 import { createLogger } from '../../src/log.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import { channelsPolicyDir } from '../support/channels.js';
+import { containing } from '../support/matchers.js';
 
 const CARD = '4242 4242 4242 4242';
 const IBAN = 'DE89 3704 0044 0532 0130 00';
@@ -209,7 +210,7 @@ function refusalOf(a: ProcessingResponse) {
   const r = a.immediate_response!;
   const headers = Object.fromEntries(
     (r.headers?.set_headers ?? []).map((h) => [
-      h.header?.key,
+      String(h.header?.key),
       Buffer.from(h.header?.raw_value ?? []).toString(),
     ]),
   );
@@ -269,7 +270,7 @@ describe('a whole body', () => {
       max_level: 'confidential',
       request: {
         action: 'mask',
-        trace: expect.arrayContaining(['caller ada via dev-header, groups [agents]']),
+        trace: containing(['caller ada via dev-header, groups [agents]']),
       },
       response: { action: 'allow', findings: [] },
       request_body: { text: out, bytes: out.length, truncated: false },
@@ -450,7 +451,7 @@ describe('the head of a call: the URL and named headers', () => {
   const set = (a: ProcessingResponse) =>
     Object.fromEntries(
       (a.request_headers?.response?.header_mutation?.set_headers ?? []).map((h) => [
-        h.header?.key,
+        String(h.header?.key),
         Buffer.from(h.header?.raw_value ?? []).toString('latin1'),
       ]),
     );

@@ -126,8 +126,8 @@ describe('discovery and tokens', () => {
       idp.clientCredentialsToken({ clientId: 'same', audience: AUD, groups: ['one'] }),
       idp.clientCredentialsToken({ clientId: 'same', audience: AUD, groups: ['two'] }),
     ]);
-    expect(decodeJwt(a!).groups).toEqual(['one']);
-    expect(decodeJwt(b!).groups).toEqual(['two']);
+    expect(decodeJwt(a).groups).toEqual(['one']);
+    expect(decodeJwt(b).groups).toEqual(['two']);
   });
 });
 

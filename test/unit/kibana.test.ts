@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KIBANA_OBJECTS } from '../../src/cli/kibana.js';
 import { SESSION_MAPPINGS, sessionTemplate } from '../../src/audit/template.js';
+import { anyOf } from '../support/matchers.js';
 
 interface SavedObject {
   type: string;
@@ -44,7 +45,7 @@ describe('kibana/callguard.ndjson', () => {
     expect(text.endsWith('\n')).toBe(true);
     expect(objects.length).toBeGreaterThanOrEqual(6);
     for (const o of objects) {
-      expect(o).toMatchObject({ type: expect.any(String), id: expect.any(String) });
+      expect(o).toMatchObject({ type: anyOf(String), id: anyOf(String) });
       expect(Array.isArray(o.references)).toBe(true);
     }
     const keys = objects.map((o) => `${o.type}:${o.id}`);

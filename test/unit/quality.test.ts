@@ -5,7 +5,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateEvalSet } from '../../bench/quality/generate.js';
 import { precision, recall, runOurs, score } from '../../bench/quality/score.js';
-import type { Counts } from '../../bench/quality/score.js';
 
 const cases = generateEvalSet();
 const read = cases.filter((c) => c.channel !== 'key' && c.channel !== 'number');
@@ -33,7 +32,7 @@ describe('evaluation set, every pack on', () => {
       expect(c.right / c.labels, ch).toBeGreaterThanOrEqual(0.97);
     }
     const weak: string[] = [];
-    for (const [d, c] of onRead.byDetector as Map<string, Counts>)
+    for (const [d, c] of onRead.byDetector)
       if (c.tp + c.fn > 0 && recall(c) < 0.9) weak.push(`${d} ${recall(c).toFixed(2)}`);
     expect(weak).toEqual([]);
   });

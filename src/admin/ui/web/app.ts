@@ -80,7 +80,13 @@ function errorView(e: unknown): HTMLElement {
   return el('p', { class: 'error', role: 'alert' }, msg);
 }
 
-const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+// Record fields shown as text; an object (never expected) as its JSON, not "[object Object]".
+function str(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v) ?? '';
+}
 
 function table(headers: string[], rows: (Node | string)[][], caption: string): HTMLElement {
   return el(

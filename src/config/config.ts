@@ -1,5 +1,5 @@
-// Runtime configuration: callguard.yaml, validated with ajv, then overridden by
-// environment variables, then by command-line flags (most specific wins).
+// Runtime configuration: callguard.yaml, overridden by environment variables, then by
+// command-line flags (most specific wins), then validated once against CONFIG_SCHEMA.
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

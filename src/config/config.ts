@@ -1,268 +1,25 @@
-// Runtime configuration: callguard.yaml, validated with ajv, then overridden by
-// environment variables, then by command-line flags (most specific wins).
+// Runtime configuration: callguard.yaml, overridden by environment variables, then by
+// command-line flags (most specific wins), then validated once against CONFIG_SCHEMA.
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv/dist/2020.js';
+import type { FromSchema } from 'json-schema-to-ts';
 import { parse } from 'yaml';
 import { ASYMMETRIC_ALGORITHMS } from '../identity/oidc.js';
-import { ConfigError, readSecret } from './secret.js';
 import { refusedHeader } from '../policy/headers.js';
+import { ConfigError, optionalSecret, readSecret, requiredSecret } from './secret.js';
 
 export { ConfigError, readSecret } from './secret.js';
 export type { SecretSource } from './secret.js';
-import type { OidcIssuerConfig } from '../identity/oidc.js';
 
-export interface Config {
-  grpc_addr: string;
-  admin_addr: string;
-  /** Policy files or directories, resolved against the config file's directory. */
-  policies: string[];
-  limits: {
-    /** Largest body callguard inspects (after decoding); larger → 413. */
-    max_body_bytes: number;
-    /** Deepest JSON nesting accepted; deeper → 400 too_deep. */
-    max_depth: number;
-    /** Longest request target (`:path` with its query) read on a protected route; longer → 400 malformed_url. */
-    max_url_bytes: number;
-    /** Longest value of an inspected header (inspect_headers); longer → 431 header_too_large. */
-    max_header_bytes: number;
-  };
-  /**
-   * Request and response headers whose values the detectors read on every protected route,
-   * beside each route's own `inspect_headers`. Credentials headers are refused.
-   */
-  inspect_headers: string[];
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  /** How long a shutdown waits for open streams before cutting them. */
-  shutdown_grace_ms: number;
-  /** Hot reload of the policy files (SIGHUP always reloads). */
-  policy_reload: {
-    /** Watch the policy directories and reload on change. */
-    watch: boolean;
-    /** Quiet time after the last change before reloading. */
-    debounce_ms: number;
-  };
-  dev: {
-    /**
-     * DEVELOPMENT ONLY. A request header whose comma-separated value is trusted as the
-     * caller's groups (and `<header>-user` as the subject). Anyone who can reach Envoy can
-     * set it, so it is off (empty) by default and must never be set in production.
-     */
-    groups_header: string;
-  };
-  identity: IdentityConfig;
-  audit: AuditConfig;
-  admin: AdminConfig;
-  /** Keys for the tokenize action and detokenize routes; the first makes new tokens. */
-  tokenize: { keys: TokenKeyConfig[] };
-  approvals: ApprovalsConfig;
-  /** Refusing early what callguard cannot do in time (docs/operations.md, "Under load"). */
-  admission: AdmissionConfig;
-}
-
-/** Admission control (src/extproc/admission-control.ts, docs/operations.md "Under load"). */
-export interface AdmissionConfig {
-  enabled: boolean;
-  /** Share of the event loop's time admitted work may fill (0..1) before calls are refused. */
-  target_utilization: number;
-  /** Longest the event loop may work without a pause before each new call is refused. */
-  max_busy_ms: number;
-  /** How often the admission rate is updated. */
-  interval_ms: number;
-  /** The `retry-after` of a refusal, in seconds. */
-  retry_after_s: number;
-  /**
-   * Each refusal becomes a session record (decision `overloaded`); off, a stream is refused
-   * as it opens, at about half the cost, and refusals are only counted and logged.
-   */
-  record_refusals: boolean;
-}
-
-/** Just-in-time approvals (docs/approvals.md). */
-export interface ApprovalsConfig {
-  /** Elasticsearch holding the tickets ('' = the audit's, if any; none: a held call gets 503). */
-  elasticsearch_url: string;
-  index: string;
-  /** The admin server's URL as callers and reviewers reach it (status and review links). */
-  public_url: string;
-  /** Longest a request waits in line; keep below Envoy's max_message_timeout. */
-  max_wait_ms: number;
-  /** How often expired tickets are recorded as such (expiry also applies on every read). */
-  sweep_ms: number;
-  webhook?: {
-    url: string;
-    secret_env?: string;
-    secret_file?: string;
-    timeout_ms: number;
-    retries: number;
-  };
-}
-
-export interface TokenKeyConfig {
-  id: string;
-  /** Environment variable holding the base64 secret (≥ 32 bytes decoded). */
-  secret_env?: string;
-  /** File holding the base64 secret. */
-  secret_file?: string;
-}
-
-/** The session audit (docs/audit.md). */
-export interface AuditConfig {
-  elasticsearch?: {
-    url: string;
-    /** Indices are `<index_prefix>-YYYY.MM.DD`, alias `<index_prefix>`. */
-    index_prefix: string;
-    request_timeout_ms: number;
-  };
-  /** HMAC-SHA-256 keys for value fingerprints; `current` signs new records. */
-  fingerprint: { current?: string; keys: FingerprintKeyConfig[] };
-  spool: {
-    dir: string;
-    fsync: 'always' | 'interval' | 'never';
-    fsync_interval_ms: number;
-    segment_bytes: number;
-    max_bytes: number;
-    /** What happens when the spool is full: refuse new calls (503) or drop records. */
-    on_full: 'refuse' | 'drop';
-  };
-  /** Where documents Elasticsearch rejects go (default: `<spool.dir>/dead-letter.ndjson`). */
-  dead_letter_file: string;
-  bulk_max_docs: number;
-  flush_interval_ms: number;
-  /** Bodies are kept up to this many bytes (as forwarded, masked), then truncated. */
-  max_body_bytes: number;
-}
-
-export interface FingerprintKeyConfig {
-  id: string;
-  /** Exactly one of these. `secret` inline is for development and tests. */
-  secret?: string;
-  secret_env?: string;
-  secret_file?: string;
-}
-
-export interface AdminConfig {
-  /** Groups whose members may read session records through the admin API. */
-  auditor_groups: string[];
-  /** Identity sources the admin API accepts (dev-header is for the local stack only). */
-  auth_sources: ('oidc' | 'saml' | 'dev-header')[];
-  /** The web page's sign-in (docs/ui.md); without it the page offers no sign-in. */
-  ui?: AdminUiConfig;
-}
-
-/** Sign-in to the admin web page: OIDC authorization code with PKCE (docs/ui.md). */
-export interface AdminUiConfig {
-  oidc: {
-    issuer: string;
-    client_id: string;
-    /** Confidential clients: exactly one of these (inline only for development and tests). */
-    client_secret?: string;
-    client_secret_env?: string;
-    /** Default: http://<admin_addr>/ui/callback. Its origin is the page's origin. */
-    redirect_uri: string;
-    scopes: string[];
-    groups_claim: string;
-    email_claim: string;
-    name_claim: string;
-    algorithms: string[];
-    clock_skew_s: number;
-  };
-  /** Lifetime of a page session (server side; the cookie carries only a random id). */
-  session_ttl_s: number;
-}
-
-/** Where callguard learns who the caller is (see README "Identity"). */
-export interface IdentityConfig {
-  oidc: OidcIssuerConfig[];
-  envoy_jwt_authn?: {
-    /** `payload_in_metadata` of Envoy's jwt_authn provider(s). */
-    metadata_key: string;
-    /** If set, only payloads from these issuers are trusted. */
-    issuers?: string[];
-    groups_claim: string;
-    email_claim: string;
-    name_claim: string;
-  };
-  saml?: {
-    header: string;
-    /** IdP metadata XML file (entityID and signing certificates). */
-    idp_metadata: string;
-    audience: string;
-    clock_skew_s: number;
-    groups_attribute: string;
-    email_attribute?: string;
-    name_attribute?: string;
-  };
-  /** Timeout for discovery and JWKS fetches; keep under Envoy's message_timeout. */
-  fetch_timeout_ms: number;
-  /** Least time between two JWKS fetches caused by an unknown kid. */
-  jwks_min_refresh_ms: number;
-  /** JWKS older than this is refreshed (kept if the refresh fails). */
-  jwks_max_age_ms: number;
-}
-
-export const DEFAULT_CONFIG: Config = {
-  grpc_addr: '127.0.0.1:50051',
-  admin_addr: '127.0.0.1:9090',
-  policies: ['policies'],
-  limits: {
-    max_body_bytes: 1024 * 1024,
-    max_depth: 64,
-    max_url_bytes: 8192,
-    max_header_bytes: 8192,
-  },
-  inspect_headers: [],
-  log: { level: 'info' },
-  shutdown_grace_ms: 10_000,
-  policy_reload: { watch: true, debounce_ms: 200 },
-  dev: { groups_header: '' },
-  identity: {
-    oidc: [],
-    fetch_timeout_ms: 1500,
-    jwks_min_refresh_ms: 30_000,
-    jwks_max_age_ms: 600_000,
-  },
-  audit: {
-    fingerprint: { keys: [] },
-    spool: {
-      dir: 'spool',
-      fsync: 'interval',
-      fsync_interval_ms: 200,
-      segment_bytes: 8 * 1024 * 1024,
-      max_bytes: 1024 * 1024 * 1024,
-      on_full: 'refuse',
-    },
-    dead_letter_file: '',
-    bulk_max_docs: 500,
-    flush_interval_ms: 250,
-    max_body_bytes: 64 * 1024,
-  },
-  admin: { auditor_groups: [], auth_sources: ['oidc', 'saml'] },
-  tokenize: { keys: [] },
-  approvals: {
-    elasticsearch_url: '',
-    index: 'callguard-approvals',
-    public_url: 'http://127.0.0.1:9090',
-    max_wait_ms: 20_000,
-    sweep_ms: 30_000,
-  },
-  admission: {
-    enabled: true,
-    target_utilization: 0.85,
-    max_busy_ms: 50,
-    interval_ms: 100,
-    retry_after_s: 1,
-    record_refusals: false,
-  },
-};
-
-const claimPath = { type: 'string', minLength: 1 };
+const claimPath = { type: 'string', minLength: 1 } as const;
 /** How a token from an OIDC issuer is checked and read: data path and admin page alike. */
 const TOKEN_CHECKS = {
   algorithms: {
     type: 'array',
-    items: { enum: [...ASYMMETRIC_ALGORITHMS] },
+    items: { enum: ASYMMETRIC_ALGORITHMS },
     minItems: 1,
     default: ['RS256', 'ES256'],
   },
@@ -271,19 +28,8 @@ const TOKEN_CHECKS = {
   email_claim: { ...claimPath, default: 'email' },
   name_claim: { ...claimPath, default: 'name' },
 } as const;
-/**
- * Where a secret comes from: the one fragment every secret-taking object spreads, with one
- * rule for the variable's name (a POSIX shell's: upper case, digits, `_`), so a name that
- * no shell can export is refused at load wherever it is written.
- */
-const ENV_NAME = { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' } as const;
-const SECRET_FILE = { type: 'string', minLength: 1 } as const;
-const SECRET_SOURCE = { secret_env: ENV_NAME, secret_file: SECRET_FILE } as const;
-const CLIENT_SECRET_SOURCE = {
-  client_secret_env: ENV_NAME,
-  client_secret_file: SECRET_FILE,
-} as const;
 
+const introspectionSecret = optionalSecret('client_');
 const OIDC_ISSUER_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -293,74 +39,132 @@ const OIDC_ISSUER_SCHEMA = {
     audiences: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
     jwks_uri: { type: 'string', pattern: '^https?://' },
     ...TOKEN_CHECKS,
+    /** Verify opaque tokens at this issuer's introspection endpoint (RFC 7662). */
     introspection: {
       type: 'object',
       additionalProperties: false,
       required: ['client_id'],
       properties: {
+        /** callguard's client at the issuer (it authenticates with client_secret_basic). */
         client_id: { type: 'string', minLength: 1 },
-        ...CLIENT_SECRET_SOURCE,
+        ...introspectionSecret.properties,
+        /** Else the discovery document's introspection_endpoint. */
         endpoint: { type: 'string', pattern: '^https?://' },
+        /** How long an active token's answer is reused (never past the token's exp). */
         cache_ms: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 60_000 },
       },
+      not: introspectionSecret.not,
     },
   },
 } as const;
 
-const addr = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$' };
+const fingerprintSecret = requiredSecret('');
+const tokenSecret = requiredSecret('');
+const webhookSecret = optionalSecret('');
+const uiClientSecret = optionalSecret('client_');
+
+const addr = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$' } as const;
+
+/**
+ * callguard.yaml: the one source of the configuration's shape, rules and defaults. The types
+ * below are derived from it (json-schema-to-ts), ajv fills the defaults while validating, and
+ * docs/configuration.md is generated from it (src/config/reference.ts).
+ */
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    grpc_addr: addr,
-    admin_addr: addr,
-    policies: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    grpc_addr: { ...addr, default: '127.0.0.1:50051' },
+    admin_addr: { ...addr, default: '127.0.0.1:9090' },
+    /** Policy files or directories, resolved against the config file's directory. */
+    policies: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      minItems: 1,
+      default: ['policies'],
+    },
     limits: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
-        max_body_bytes: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024 },
-        max_depth: { type: 'integer', minimum: 1, maximum: 1000 },
-        max_url_bytes: { type: 'integer', minimum: 1, maximum: 1024 * 1024 },
-        max_header_bytes: { type: 'integer', minimum: 1, maximum: 1024 * 1024 },
+        /** Largest body callguard inspects (after decoding); larger → 413. */
+        max_body_bytes: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 64 * 1024 * 1024,
+          default: 1024 * 1024,
+        },
+        /** Deepest JSON nesting accepted; deeper → 400 too_deep. */
+        max_depth: { type: 'integer', minimum: 1, maximum: 1000, default: 64 },
+        /** Longest request target (`:path` with its query) read on a protected route; longer → 400 malformed_url. */
+        max_url_bytes: { type: 'integer', minimum: 1, maximum: 1024 * 1024, default: 8192 },
+        /** Longest value of an inspected header (inspect_headers); longer → 431 header_too_large. */
+        max_header_bytes: { type: 'integer', minimum: 1, maximum: 1024 * 1024, default: 8192 },
       },
     },
+    /**
+     * Request and response headers whose values the detectors read on every protected route,
+     * beside each route's own `inspect_headers`. Credentials headers are refused.
+     */
     inspect_headers: {
       type: 'array',
       items: { type: 'string', pattern: "^[a-z0-9!#$%&'*+.^_`|~-]+$" },
       uniqueItems: true,
+      default: [],
     },
     log: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
-        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+        level: {
+          enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+          default: 'info',
+        },
       },
     },
-    shutdown_grace_ms: { type: 'integer', minimum: 0 },
+    /** How long a shutdown waits for open streams before cutting them. */
+    shutdown_grace_ms: { type: 'integer', minimum: 0, default: 10_000 },
+    /** Hot reload of the policy files (SIGHUP always reloads). */
     policy_reload: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
-        watch: { type: 'boolean' },
-        debounce_ms: { type: 'integer', minimum: 0, maximum: 60_000 },
+        /** Watch the policy directories and reload on change. */
+        watch: { type: 'boolean', default: true },
+        /** Quiet time after the last change before reloading. */
+        debounce_ms: { type: 'integer', minimum: 0, maximum: 60_000, default: 200 },
       },
     },
     dev: {
       type: 'object',
       additionalProperties: false,
-      properties: { groups_header: { type: 'string', pattern: '^[a-z0-9-]*$' } },
+      default: {},
+      properties: {
+        /**
+         * DEVELOPMENT ONLY. A request header whose comma-separated value is trusted as the
+         * caller's groups (and `<header>-user` as the subject). Anyone who can reach Envoy can
+         * set it, so it is off (empty) by default and must never be set in production.
+         */
+        groups_header: { type: 'string', pattern: '^[a-z0-9-]*$', default: '' },
+      },
     },
+    /** Where callguard learns who the caller is (see README "Identity"). */
     identity: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
         oidc: { type: 'array', items: OIDC_ISSUER_SCHEMA, default: [] },
         envoy_jwt_authn: {
           type: 'object',
           additionalProperties: false,
           properties: {
+            /** `payload_in_metadata` of Envoy's jwt_authn provider(s). */
             metadata_key: { type: 'string', minLength: 1, default: 'jwt_payload' },
+            /** If set, only payloads from these issuers are trusted. */
             issuers: { type: 'array', items: { type: 'string' } },
             groups_claim: { ...claimPath, default: 'groups' },
             email_claim: { ...claimPath, default: 'email' },
@@ -373,6 +177,7 @@ export const CONFIG_SCHEMA = {
           required: ['header', 'idp_metadata', 'audience'],
           properties: {
             header: { type: 'string', pattern: '^[a-z0-9-]+$' },
+            /** IdP metadata XML file (entityID and signing certificates). */
             idp_metadata: { type: 'string', minLength: 1 },
             audience: { type: 'string', minLength: 1 },
             clock_skew_s: { type: 'integer', minimum: 0, maximum: 300, default: 60 },
@@ -381,14 +186,19 @@ export const CONFIG_SCHEMA = {
             name_attribute: { type: 'string' },
           },
         },
+        /** Timeout for discovery and JWKS fetches; keep under Envoy's message_timeout. */
         fetch_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000, default: 1500 },
+        /** Least time between two JWKS fetches caused by an unknown kid. */
         jwks_min_refresh_ms: { type: 'integer', minimum: 0, default: 30_000 },
+        /** JWKS older than this is refreshed (kept if the refresh fails). */
         jwks_max_age_ms: { type: 'integer', minimum: 1000, default: 600_000 },
       },
     },
+    /** The session audit (docs/audit.md). */
     audit: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
         elasticsearch: {
           type: 'object',
@@ -396,6 +206,7 @@ export const CONFIG_SCHEMA = {
           required: ['url'],
           properties: {
             url: { type: 'string', pattern: '^https?://' },
+            /** Indices are `<index_prefix>-YYYY.MM.DD`, alias `<index_prefix>`. */
             index_prefix: {
               type: 'string',
               pattern: '^[a-z0-9][a-z0-9_.-]*$',
@@ -404,9 +215,11 @@ export const CONFIG_SCHEMA = {
             request_timeout_ms: { type: 'integer', minimum: 100, default: 10_000 },
           },
         },
+        /** HMAC-SHA-256 keys for value fingerprints; `current` signs new records. */
         fingerprint: {
           type: 'object',
           additionalProperties: false,
+          default: {},
           properties: {
             current: { type: 'string', minLength: 1 },
             keys: {
@@ -417,9 +230,9 @@ export const CONFIG_SCHEMA = {
                 required: ['id'],
                 properties: {
                   id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' },
-                  secret: { type: 'string', minLength: 16 },
-                  ...SECRET_SOURCE,
+                  ...fingerprintSecret.properties,
                 },
+                oneOf: fingerprintSecret.oneOf,
               },
               default: [],
             },
@@ -428,31 +241,45 @@ export const CONFIG_SCHEMA = {
         spool: {
           type: 'object',
           additionalProperties: false,
+          default: {},
           properties: {
-            dir: { type: 'string', minLength: 1 },
-            fsync: { enum: ['always', 'interval', 'never'] },
-            fsync_interval_ms: { type: 'integer', minimum: 1 },
-            segment_bytes: { type: 'integer', minimum: 4096 },
-            max_bytes: { type: 'integer', minimum: 65536 },
-            on_full: { enum: ['refuse', 'drop'] },
+            dir: { type: 'string', minLength: 1, default: 'spool' },
+            fsync: { enum: ['always', 'interval', 'never'], default: 'interval' },
+            fsync_interval_ms: { type: 'integer', minimum: 1, default: 200 },
+            segment_bytes: { type: 'integer', minimum: 4096, default: 8 * 1024 * 1024 },
+            max_bytes: { type: 'integer', minimum: 65536, default: 1024 * 1024 * 1024 },
+            /** What happens when the spool is full: refuse new calls (503) or drop records. */
+            on_full: { enum: ['refuse', 'drop'], default: 'refuse' },
           },
         },
-        dead_letter_file: { type: 'string' },
-        bulk_max_docs: { type: 'integer', minimum: 1, maximum: 10_000 },
-        flush_interval_ms: { type: 'integer', minimum: 10 },
-        max_body_bytes: { type: 'integer', minimum: 0, maximum: 16 * 1024 * 1024 },
+        /** Where documents Elasticsearch rejects go ('' = `<spool.dir>/dead-letter.ndjson`). */
+        dead_letter_file: { type: 'string', default: '' },
+        bulk_max_docs: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 },
+        flush_interval_ms: { type: 'integer', minimum: 10, default: 250 },
+        /** Bodies are kept up to this many bytes (as forwarded, masked), then truncated. */
+        max_body_bytes: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 16 * 1024 * 1024,
+          default: 64 * 1024,
+        },
       },
     },
     admin: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
-        auditor_groups: { type: 'array', items: { type: 'string', minLength: 1 } },
+        /** Groups whose members may read session records through the admin API. */
+        auditor_groups: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+        /** Identity sources the admin API accepts (dev-header is for the local stack only). */
         auth_sources: {
           type: 'array',
           items: { enum: ['oidc', 'saml', 'dev-header'] },
           minItems: 1,
+          default: ['oidc', 'saml'],
         },
+        /** Sign-in to the admin web page: OIDC authorization code with PKCE (docs/ui.md). */
         ui: {
           type: 'object',
           additionalProperties: false,
@@ -465,9 +292,14 @@ export const CONFIG_SCHEMA = {
               properties: {
                 issuer: { type: 'string', pattern: '^https?://' },
                 client_id: { type: 'string', minLength: 1 },
-                client_secret: { type: 'string', minLength: 1 },
-                client_secret_env: ENV_NAME,
-                redirect_uri: { type: 'string', pattern: '^https?://[^/]+/ui/callback$' },
+                /** Confidential clients only (inline only for development and tests). */
+                ...uiClientSecret.properties,
+                /** '' = http://<admin_addr>/ui/callback. Its origin is the page's origin. */
+                redirect_uri: {
+                  type: 'string',
+                  pattern: '^(https?://[^/]+/ui/callback)?$',
+                  default: '',
+                },
                 scopes: {
                   type: 'array',
                   items: { type: 'string', pattern: '^[A-Za-z0-9_.:/-]+$' },
@@ -475,49 +307,74 @@ export const CONFIG_SCHEMA = {
                 },
                 ...TOKEN_CHECKS,
               },
+              not: uiClientSecret.not,
             },
+            /** Lifetime of a page session (server side; the cookie carries only a random id). */
             session_ttl_s: { type: 'integer', minimum: 60, maximum: 86_400, default: 3600 },
           },
         },
       },
     },
+    /** Just-in-time approvals (docs/approvals.md). */
     approvals: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
-        elasticsearch_url: { type: 'string' },
-        index: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' },
-        public_url: { type: 'string', minLength: 1 },
-        max_wait_ms: { type: 'integer', minimum: 0, maximum: 300_000 },
-        sweep_ms: { type: 'integer', minimum: 100 },
+        /** Elasticsearch holding the tickets ('' = the audit's, if any; none: a held call gets 503). */
+        elasticsearch_url: { type: 'string', default: '' },
+        index: {
+          type: 'string',
+          pattern: '^[a-z0-9][a-z0-9._-]*$',
+          default: 'callguard-approvals',
+        },
+        /** The admin server's URL as callers and reviewers reach it (status and review links). */
+        public_url: { type: 'string', minLength: 1, default: 'http://127.0.0.1:9090' },
+        /** Longest a request waits in line; keep below Envoy's max_message_timeout. */
+        max_wait_ms: { type: 'integer', minimum: 0, maximum: 300_000, default: 20_000 },
+        /** How often expired tickets are recorded as such (expiry also applies on every read). */
+        sweep_ms: { type: 'integer', minimum: 100, default: 30_000 },
         webhook: {
           type: 'object',
           additionalProperties: false,
           required: ['url'],
           properties: {
             url: { type: 'string', pattern: '^https?://' },
-            ...SECRET_SOURCE,
+            ...webhookSecret.properties,
             timeout_ms: { type: 'integer', minimum: 100, default: 5000 },
             retries: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
           },
+          not: webhookSecret.not,
         },
       },
     },
+    /** Admission control: refusing early what callguard cannot do in time (docs/operations.md, "Under load"). */
     admission: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
-        enabled: { type: 'boolean' },
-        target_utilization: { type: 'number', minimum: 0.1, maximum: 1 },
-        max_busy_ms: { type: 'integer', minimum: 1, maximum: 10_000 },
-        interval_ms: { type: 'integer', minimum: 10, maximum: 10_000 },
-        retry_after_s: { type: 'integer', minimum: 0, maximum: 3600 },
-        record_refusals: { type: 'boolean' },
+        enabled: { type: 'boolean', default: true },
+        /** Share of the event loop's time admitted work may fill (0..1) before calls are refused. */
+        target_utilization: { type: 'number', minimum: 0.1, maximum: 1, default: 0.85 },
+        /** Longest the event loop may work without a pause before each new call is refused. */
+        max_busy_ms: { type: 'integer', minimum: 1, maximum: 10_000, default: 50 },
+        /** How often the admission rate is updated. */
+        interval_ms: { type: 'integer', minimum: 10, maximum: 10_000, default: 100 },
+        /** The `retry-after` of a refusal, in seconds. */
+        retry_after_s: { type: 'integer', minimum: 0, maximum: 3600, default: 1 },
+        /**
+         * Each refusal becomes a session record (decision `overloaded`); off, a stream is
+         * refused as it opens, at about half the cost, and refusals are only counted and logged.
+         */
+        record_refusals: { type: 'boolean', default: false },
       },
     },
+    /** Keys for the tokenize action and detokenize routes; the first makes new tokens. */
     tokenize: {
       type: 'object',
       additionalProperties: false,
+      default: {},
       properties: {
         keys: {
           type: 'array',
@@ -527,8 +384,10 @@ export const CONFIG_SCHEMA = {
             required: ['id'],
             properties: {
               id: { type: 'string', pattern: '^[a-z0-9]{1,8}$' },
-              ...SECRET_SOURCE,
+              /** The secret is base64 of at least 32 bytes. */
+              ...tokenSecret.properties,
             },
+            oneOf: tokenSecret.oneOf,
           },
           default: [],
         },
@@ -537,9 +396,57 @@ export const CONFIG_SCHEMA = {
   },
 } as const;
 
-const validate = new Ajv2020({ allErrors: false, strict: true, useDefaults: true }).compile(
-  CONFIG_SCHEMA,
-);
+/** A valid configuration, defaults filled in (paths resolved by loadConfig). */
+export type Config = FromSchema<typeof CONFIG_SCHEMA>;
+export type IdentityConfig = Config['identity'];
+export type OidcIssuerConfig = IdentityConfig['oidc'][number];
+export type IntrospectionConfig = NonNullable<OidcIssuerConfig['introspection']>;
+export type AuditConfig = Config['audit'];
+export type FingerprintKeyConfig = AuditConfig['fingerprint']['keys'][number];
+export type AdminConfig = Config['admin'];
+export type AdminUiConfig = NonNullable<AdminConfig['ui']>;
+export type ApprovalsConfig = Config['approvals'];
+export type TokenKeyConfig = Config['tokenize']['keys'][number];
+export type AdmissionConfig = Config['admission'];
+
+const validate = new Ajv2020({
+  allErrors: false,
+  strict: true,
+  // A secret source's oneOf/not branches name keys the parent's `properties` define.
+  strictRequired: false,
+  useDefaults: true,
+  verbose: true,
+}).compile<Config>(CONFIG_SCHEMA);
+
+/**
+ * The problem ajv found, as `path rule`. With allErrors off, ajv stops at the first failing
+ * keyword and a composite keyword (oneOf, not) reports its branches' errors before its own:
+ * so the last error is the one that failed. A secret source's oneOf/not is told in its keys.
+ */
+function schemaProblem(errors: readonly ErrorObject[] | null | undefined): string {
+  const e = errors?.[errors.length - 1];
+  if (!e) return '/ invalid';
+  const at = e.instancePath || '/';
+  const names = (xs: unknown): string[] =>
+    Array.isArray(xs) ? xs.flatMap((x) => (x as { required?: string[] }).required ?? []) : [];
+  if (e.keyword === 'oneOf') {
+    const keys = names(e.schema);
+    if (keys.length > 0) return `${at} needs exactly one of ${keys.join(', ')}`;
+  }
+  if (e.keyword === 'not') {
+    const keys = [...new Set(names((e.schema as { anyOf?: unknown }).anyOf))];
+    if (keys.length > 0) return `${at}: set at most one of ${keys.join(', ')}`;
+  }
+  return `${at} ${e.message ?? 'invalid'}`;
+}
+
+/** Every default of the schema: what `{}` becomes (for tests and the reference). */
+export const DEFAULT_CONFIG: Config = (() => {
+  const c: unknown = {};
+  if (!validate(c))
+    throw new TypeError(`CONFIG_SCHEMA's defaults: ${schemaProblem(validate.errors)}`);
+  return c;
+})();
 
 export interface Overrides {
   grpc_addr?: string | undefined;
@@ -560,7 +467,26 @@ export function envOverrides(env: NodeJS.ProcessEnv): Overrides {
   };
 }
 
-/** Load `file` (absent file → defaults only if `optional`), then apply overrides in order. */
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `doc[a][b]… = value`, making the objects on the way; a non-object on the way is left for the schema to refuse. */
+function setIn(doc: Json, path: readonly string[], value: unknown): void {
+  let o = doc;
+  for (const k of path.slice(0, -1)) {
+    if (o[k] === undefined) o[k] = {};
+    const next = o[k];
+    if (!isObject(next)) return;
+    o = next;
+  }
+  o[path[path.length - 1]!] = value;
+}
+
+/**
+ * Load `file` (absent file → defaults only if `optional`), apply overrides in order, then
+ * validate once: ajv fills the schema's defaults, and only a valid document becomes a Config.
+ */
 export function loadConfig(
   file: string,
   overrides: Overrides[],
@@ -577,31 +503,21 @@ export function loadConfig(
       throw new ConfigError(`${file}: ${code ? `cannot read (${code})` : (e as Error).message}`);
     }
   }
-  // A copy: ajv's useDefaults fills objects in place.
-  const merged = {
-    ...structuredClone(DEFAULT_CONFIG),
-    ...(raw as object),
-  };
+  if (!isObject(raw)) throw new ConfigError(`${file}: / must be object`);
   // Paths in the file are relative to the file; paths from env or flags to the cwd.
-  if (Array.isArray(merged.policies))
-    merged.policies = merged.policies.map((p) => resolve(base, p));
+  let policiesBase = base;
   for (const o of overrides) {
-    if (o.grpc_addr) merged.grpc_addr = o.grpc_addr;
-    if (o.admin_addr) merged.admin_addr = o.admin_addr;
-    if (o.policies) merged.policies = o.policies.map((p) => resolve(p));
-    if (o.log_level) merged.log = { ...merged.log, level: o.log_level as Config['log']['level'] };
-    if (o.es_url) {
-      const audit = (merged.audit ?? {}) as Partial<AuditConfig>;
-      merged.audit = {
-        ...audit,
-        elasticsearch: { ...audit.elasticsearch, url: o.es_url },
-      } as AuditConfig;
+    if (o.grpc_addr) raw.grpc_addr = o.grpc_addr;
+    if (o.admin_addr) raw.admin_addr = o.admin_addr;
+    if (o.policies) {
+      raw.policies = o.policies;
+      policiesBase = process.cwd();
     }
+    if (o.log_level) setIn(raw, ['log', 'level'], o.log_level);
+    if (o.es_url) setIn(raw, ['audit', 'elasticsearch', 'url'], o.es_url);
   }
-  if (!validate(merged)) {
-    const e = validate.errors?.[0];
-    throw new ConfigError(`${file}: ${e?.instancePath || '/'} ${e?.message ?? 'invalid'}`);
-  }
+  if (!validate(raw)) throw new ConfigError(`${file}: ${schemaProblem(validate.errors)}`);
+  const merged: Config = raw;
   const identity = identityHeaders(merged);
   merged.inspect_headers.forEach((h, i) => {
     const why = refusedHeader(h, identity);
@@ -609,35 +525,22 @@ export function loadConfig(
   });
   return {
     ...merged,
-    limits: { ...DEFAULT_CONFIG.limits, ...merged.limits },
-    log: { ...DEFAULT_CONFIG.log, ...merged.log },
-    policy_reload: { ...DEFAULT_CONFIG.policy_reload, ...merged.policy_reload },
-    dev: { ...DEFAULT_CONFIG.dev, ...merged.dev },
-    identity: resolveIdentityPaths({ ...DEFAULT_CONFIG.identity, ...merged.identity }, base),
+    policies: merged.policies.map((p) => resolve(policiesBase, p)),
+    identity: resolveIdentityPaths(merged.identity, base),
     audit: resolveAudit(merged.audit, base, file),
-    approvals: resolveApprovals(
-      { ...DEFAULT_CONFIG.approvals, ...merged.approvals },
-      base,
-      process.env,
-    ),
-    admission: { ...DEFAULT_CONFIG.admission, ...merged.admission },
+    approvals: resolveApprovals(merged.approvals, base, process.env),
     tokenize: {
-      keys: (merged.tokenize?.keys ?? []).map((k) =>
+      keys: merged.tokenize.keys.map((k) =>
         k.secret_file ? { ...k, secret_file: resolve(base, k.secret_file) } : k,
       ),
     },
-    admin: resolveAdmin({ ...DEFAULT_CONFIG.admin, ...merged.admin }, merged.admin_addr, file),
+    admin: resolveAdmin(merged.admin, merged.admin_addr, base, file),
   };
 }
 
-function resolveAdmin(a: AdminConfig, adminAddr: string, file: string): AdminConfig {
+function resolveAdmin(a: AdminConfig, adminAddr: string, base: string, file: string): AdminConfig {
   const o = a.ui?.oidc;
   if (!a.ui || !o) return a;
-  if (o.client_secret !== undefined && o.client_secret_env !== undefined) {
-    throw new ConfigError(
-      `${file}: /admin/ui/oidc: set at most one of client_secret and client_secret_env`,
-    );
-  }
   if (!o.scopes.includes('openid')) {
     throw new ConfigError(`${file}: /admin/ui/oidc/scopes must include openid`);
   }
@@ -645,49 +548,42 @@ function resolveAdmin(a: AdminConfig, adminAddr: string, file: string): AdminCon
     ...a,
     ui: {
       ...a.ui,
-      oidc: { ...o, redirect_uri: o.redirect_uri || `http://${adminAddr}/ui/callback` },
+      oidc: {
+        ...o,
+        redirect_uri: o.redirect_uri || `http://${adminAddr}/ui/callback`,
+        ...(o.client_secret_file
+          ? { client_secret_file: resolve(base, o.client_secret_file) }
+          : {}),
+      },
     },
   };
 }
 
-function resolveAudit(a: Partial<AuditConfig>, base: string, file: string): AuditConfig {
-  const d = DEFAULT_CONFIG.audit;
-  const spool = { ...d.spool, ...a.spool };
-  spool.dir = resolve(base, spool.dir);
-  const out: AuditConfig = {
-    ...d,
-    ...a,
-    fingerprint: { ...d.fingerprint, ...a.fingerprint },
-    spool,
-    dead_letter_file: a.dead_letter_file
-      ? resolve(base, a.dead_letter_file)
-      : resolve(spool.dir, 'dead-letter.ndjson'),
-  };
-  const keys = out.fingerprint.keys;
-  for (const k of keys) {
-    const n = [k.secret, k.secret_env, k.secret_file].filter((x) => x !== undefined).length;
-    if (n !== 1) {
-      throw new ConfigError(
-        `${file}: /audit/fingerprint/keys/${k.id} needs exactly one of secret, secret_env, secret_file`,
-      );
-    }
-    if (k.secret_file) k.secret_file = resolve(base, k.secret_file);
-  }
+function resolveAudit(a: AuditConfig, base: string, file: string): AuditConfig {
+  const dir = resolve(base, a.spool.dir);
+  const keys = a.fingerprint.keys.map((k) =>
+    k.secret_file ? { ...k, secret_file: resolve(base, k.secret_file) } : k,
+  );
   if (new Set(keys.map((k) => k.id)).size !== keys.length) {
     throw new ConfigError(`${file}: /audit/fingerprint/keys: a key id is used twice`);
   }
-  if (out.fingerprint.current && !keys.some((k) => k.id === out.fingerprint.current)) {
+  const current = a.fingerprint.current ?? keys[0]?.id;
+  if (a.fingerprint.current && !keys.some((k) => k.id === a.fingerprint.current)) {
     throw new ConfigError(`${file}: /audit/fingerprint/current names no configured key`);
   }
-  if (!out.fingerprint.current && keys.length > 0) {
-    out.fingerprint = { ...out.fingerprint, current: keys[0]!.id };
-  }
-  if (out.elasticsearch && keys.length === 0) {
+  if (a.elasticsearch && keys.length === 0) {
     throw new ConfigError(
       `${file}: /audit/fingerprint/keys: the Elasticsearch audit needs a fingerprint key`,
     );
   }
-  return out;
+  return {
+    ...a,
+    fingerprint: current === undefined ? { keys } : { current, keys },
+    spool: { ...a.spool, dir },
+    dead_letter_file: a.dead_letter_file
+      ? resolve(base, a.dead_letter_file)
+      : resolve(dir, 'dead-letter.ndjson'),
+  };
 }
 
 function resolveIdentityPaths(id: IdentityConfig, base: string): IdentityConfig {

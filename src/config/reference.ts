@@ -17,6 +17,8 @@ interface Node {
   default?: unknown;
   required?: readonly string[];
   oneOf?: readonly Node[];
+  anyOf?: readonly Node[];
+  not?: Node;
 }
 
 /** Where each section is explained in prose. */
@@ -36,7 +38,7 @@ const literal = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 function typeOf(n: Node): string {
   if (n.enum) return n.enum.map((v) => `\`${literal(v)}\``).join(' \\| ');
   if (n.const !== undefined) return `\`${literal(n.const)}\``;
-  if (n.oneOf) return n.oneOf.map(typeOf).join(' or ');
+  if (n.oneOf && !n.properties) return n.oneOf.map(typeOf).join(' or ');
   const t = Array.isArray(n.type) ? n.type.join(' or ') : (n.type ?? 'any');
   if (t === 'array' && n.items)
     return `list of ${n.items.properties ? 'objects' : typeOf(n.items)}`;
@@ -49,6 +51,18 @@ function constraints(n: Node): string {
   if (n.maximum !== undefined) c.push(`≤ ${n.maximum}`);
   if (n.minLength !== undefined && n.minLength > 0) c.push('not empty');
   if (n.pattern !== undefined) c.push(`matches \`${n.pattern.replace(/\|/g, '\\|')}\``);
+  // A secret source (src/config/secret.ts): which of its keys may be set together.
+  const keys = (xs: readonly Node[] | undefined) => [
+    ...new Set((xs ?? []).flatMap((x) => x.required ?? []).map((k) => `\`${k}\``)),
+  ];
+  const one = keys(n.oneOf);
+  if (n.properties && one.length > 0) c.push(`exactly one of ${one.join(', ')}`);
+  const atMostOne = keys(n.not?.anyOf);
+  if (atMostOne.length > 0) c.push(`at most one of ${atMostOne.join(', ')}`);
+  if (n.items?.properties) {
+    const each = constraints(n.items);
+    if (each) c.push(`each: ${each}`);
+  }
   return c.join(', ');
 }
 

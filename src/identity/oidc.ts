@@ -7,11 +7,11 @@
 
 import { createHash } from 'node:crypto';
 import { decodeJwt, errors, jwtVerify } from 'jose';
-import { readSecret } from '../config/secret.js';
+import type { OidcIssuerConfig } from '../config/config.js';
+import { prefixedSource, readSecret } from '../config/secret.js';
 import { CallguardError } from '../errors.js';
 import type { Principal } from '../policy/types.js';
 import { principalFromClaims } from './claims.js';
-import type { ClaimMapping } from './claims.js';
 import { fetchJson, JwksCache } from './jwks.js';
 import type { Fetcher } from './jwks.js';
 
@@ -28,26 +28,7 @@ export const ASYMMETRIC_ALGORITHMS = [
   'EdDSA',
 ] as const;
 
-export interface OidcIssuerConfig extends ClaimMapping {
-  issuer: string;
-  audiences: string[];
-  jwks_uri?: string;
-  algorithms: string[];
-  clock_skew_s: number;
-  /** Verify opaque tokens at this issuer's introspection endpoint (RFC 7662). */
-  introspection?: IntrospectionConfig;
-}
-
-export interface IntrospectionConfig {
-  /** callguard's client at the issuer (it authenticates with client_secret_basic). */
-  client_id: string;
-  client_secret_env?: string;
-  client_secret_file?: string;
-  /** Else the discovery document's introspection_endpoint. */
-  endpoint?: string;
-  /** How long an active token's answer is reused (never past the token's exp). */
-  cache_ms: number;
-}
+export type { OidcIssuerConfig } from '../config/config.js';
 
 /** Most introspection answers kept; the oldest go first. */
 const INTROSPECTION_CACHE_MAX = 10_000;
@@ -77,10 +58,8 @@ export class OidcIssuer {
     const i = config.introspection;
     if (i) {
       const secret =
-        readSecret(
-          { secret_env: i.client_secret_env, secret_file: i.client_secret_file },
-          `identity.oidc ${config.issuer} introspection`,
-        ) ?? '';
+        readSecret(prefixedSource(i, 'client_'), `identity.oidc ${config.issuer} introspection`) ??
+        '';
       // RFC 6749 §2.3.1: both parts form-encoded before base64.
       this.clientAuth = `Basic ${Buffer.from(`${encodeURIComponent(i.client_id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
     }

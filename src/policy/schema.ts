@@ -2,18 +2,19 @@
 // refused at load with the file, line and problem.
 
 import { ALL_PACKS, CUSTOM_VALIDATORS, PACK_NAMES } from '../detect/index.js';
-import type { CustomDetectorConfig } from '../detect/index.js';
+import type { CustomValidator } from '../detect/index.js';
+import type { FromSchema } from 'json-schema-to-ts';
 
 /** Detector packs (docs/detectors.md): a list of pack names, `all` for every pack. */
 const packList = {
   type: 'array',
   items: { enum: [...PACK_NAMES, ALL_PACKS] },
   uniqueItems: true,
-};
+} as const;
 
 const stringList = {
   oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
-};
+} as const;
 
 export const POLICY_DOCUMENT_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -60,7 +61,7 @@ export const POLICY_DOCUMENT_SCHEMA = {
               context: { type: 'array', items: { type: 'string', minLength: 1 } },
               context_required: { type: 'boolean' },
               min_score: { type: 'number', minimum: 0, maximum: 1 },
-              validate: { enum: Object.keys(CUSTOM_VALIDATORS) },
+              validate: { enum: Object.keys(CUSTOM_VALIDATORS) as CustomValidator[] },
               exclude: { type: 'array', items: { type: 'string', minLength: 1 } },
               exclude_pattern: { type: 'string', minLength: 1 },
             },
@@ -290,90 +291,19 @@ export const POLICY_DOCUMENT_SCHEMA = {
   },
 } as const;
 
-/** The document shape the schema admits. */
-/** A custom detector as policy YAML writes it: the detectors library's own config. */
-export type CustomDetectorDoc = CustomDetectorConfig;
+/** The document shape the schema admits, derived from it (json-schema-to-ts). */
+export type PolicyDocument = FromSchema<typeof POLICY_DOCUMENT_SCHEMA>;
 
-export interface PolicyDocument {
-  levels?: string[];
-  detectors?: { levels?: Record<string, string>; packs?: string[]; custom?: CustomDetectorDoc[] };
-  analyzers?: Record<string, AnalyzerDoc>;
-  defaults?: { action?: ActionDoc; record?: 'masked' | 'metadata' | 'none' };
-  functions?: Record<string, { description?: string; request?: string; response?: string }>;
-  routes?: RouteDoc[];
-  rules?: RuleDoc[];
-}
+type Defs = typeof POLICY_DOCUMENT_SCHEMA.$defs;
+/** A `$defs` entry as a type: the same schema, with the document's `$defs` for its `$ref`s. */
+type Def<K extends keyof Defs> = FromSchema<Defs[K] & { $defs: Defs }>;
 
-export type ActionDoc =
-  | 'allow'
-  | 'mask'
-  | 'redact'
-  | 'block'
-  | 'tokenize'
-  | { type: 'mask'; keep_first?: number; keep_last?: number; mask_char?: string }
-  | { type: 'allow' | 'redact' | 'block' | 'tokenize' }
-  | HoldDoc;
-
-export interface HoldDoc {
-  type: 'hold';
-  approvers: string[];
-  min_approvals?: number;
-  break_glass?: string[];
-  expires?: number | string;
-  wait?: number | string;
-}
-
-export interface RouteDoc {
-  name: string;
-  match: { path?: string; path_prefix?: string; methods?: string[] };
-  function?: string;
-  public?: boolean;
-  format?: 'json' | 'openai-chat' | 'openai-responses' | 'anthropic' | 'mcp';
-  detectors?: {
-    packs?: string[];
-    enabled?: string[];
-    disabled?: string[];
-    levels?: Record<string, string>;
-  };
-  inspect_headers?: string[];
-  analyzers?: string[];
-  mode?: 'enforce' | 'monitor';
-  detokenize?: { groups: string[] };
-  access?: {
-    anonymous?: boolean;
-    require_groups?: string[];
-    sources?: ('oidc' | 'jwt_authn' | 'saml' | 'dev-header')[];
-  };
-  upstream_headers?: { strip_authorization?: boolean; identity?: boolean };
-}
-
-export interface AnalyzerDoc {
-  kind: 'presidio' | 'webhook';
-  url: string;
-  entities: Record<string, { detector: string; level: string; min_score?: number }>;
-  language?: string;
-  score_threshold?: number;
-  timeout?: number | string;
-  max_concurrency?: number;
-  on_error?: 'block' | 'allow_with_record';
-  mode?: 'enforce' | 'monitor';
-  cache?: { ttl?: number | string; max_entries?: number };
-}
-
-export interface RuleDoc {
-  name: string;
-  description?: string;
-  match?: {
-    level?: string | string[];
-    min_level?: string;
-    direction?: 'request' | 'response' | ('request' | 'response')[];
-    groups?: string | string[];
-    not_groups?: string | string[];
-    routes?: string | string[];
-    functions?: string | string[];
-    detectors?: string | string[];
-    source?: 'contract' | 'detector';
-  };
-  action: ActionDoc;
-  record?: 'masked' | 'metadata' | 'none';
-}
+export type ActionDoc = Def<'action'>;
+export type HoldDoc = Extract<ActionDoc, { type: 'hold' }>;
+export type RouteDoc = NonNullable<PolicyDocument['routes']>[number];
+export type RuleDoc = NonNullable<PolicyDocument['rules']>[number];
+export type AnalyzerDoc = NonNullable<PolicyDocument['analyzers']>[string];
+/** A custom detector as policy YAML writes it: what the detectors library compiles. */
+export type CustomDetectorDoc = NonNullable<
+  NonNullable<PolicyDocument['detectors']>['custom']
+>[number];

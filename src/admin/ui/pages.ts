@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { apiError, apiErrorBody, CallguardError } from '../../errors.js';
 import type { AdminConfig, AdminUiConfig } from '../../config/config.js';
-import { ConfigError } from '../../config/config.js';
+import { prefixedSource, readSecret } from '../../config/secret.js';
 import type { Logger } from '../../log.js';
 import { safeError } from '../../log.js';
 import type { Principal } from '../../policy/types.js';
@@ -114,11 +114,7 @@ export class AdminUi {
     this.cfg = deps.admin.ui;
     if (this.cfg) {
       const o = this.cfg.oidc;
-      let secret = o.client_secret;
-      if (o.client_secret_env !== undefined) {
-        secret = process.env[o.client_secret_env];
-        if (!secret) throw new ConfigError(`admin.ui.oidc: $${o.client_secret_env} is not set`);
-      }
+      const secret = readSecret(prefixedSource(o, 'client_'), 'admin.ui.oidc');
       this.client = new UiOidcClient(o, secret);
       const redirect = new URL(o.redirect_uri);
       this.origin = redirect.origin;

@@ -4,6 +4,7 @@
 // Deterministic (a fixed seed): the same set on every run.
 
 import { POSITIVES, REALISTIC, SECRET_CONTEXTS, TRAPS } from './corpus.js';
+import { prng } from '../../test/support/fuzz.js';
 
 export type Format = 'json' | 'openai-chat' | 'openai-responses' | 'anthropic' | 'mcp';
 export type Channel = 'prose' | 'args' | 'result' | 'key' | 'number';
@@ -34,18 +35,6 @@ export interface EvalCase {
   trap?: string;
   /** For a trap case: the trap value itself. */
   trapValue?: string;
-}
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A JSON number literal written as its digits (a JS number would lose precision). */
